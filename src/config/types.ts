@@ -1,0 +1,122 @@
+/**
+ * The validated, normalised configuration: what `loadConfig` returns after
+ * the YAML has passed the schema, defaults are filled in, presets are merged
+ * and paths are made absolute. Collectors read only this shape.
+ */
+
+export type MetricKind = 'counter' | 'gauge' | 'untyped';
+
+/** C types a kernel variable may have (amd64 widths: long and pointer are 8 bytes). */
+export type CType =
+  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
+  | 'long' | 'ulong' | 'pointer';
+
+/** Where an entry sits in the file it came from, for messages found after loading. */
+export interface Origin {
+  readonly file: string;
+  readonly line?: number;
+  readonly column?: number;
+  /** Path of the entry, e.g. `counters[3]`. */
+  readonly key: string;
+}
+
+export interface KvmConfig {
+  /** Path or soname of libkvm (absolute once loaded, unless a bare soname). */
+  readonly library: string;
+  /** null: the running kernel (libkvm's `getbootfile()`). */
+  readonly execfile: string | null;
+  /** `/dev/mem` for the running kernel, or a crash dump / image path. */
+  readonly corefile: string;
+}
+
+/** Where a counter's handle (or first handle) is stored, or the handle itself. */
+export type CounterSource =
+  /** The handle is stored at `symbol + offset` (offset may come from a layout field). */
+  | { readonly kind: 'symbol'; readonly symbol: string; readonly offset: number; readonly field?: string }
+  /** Consecutive handles at `symbol + offset`, one per element name. */
+  | { readonly kind: 'array'; readonly symbol: string; readonly offset: number; readonly elements: readonly string[] }
+  /** A raw handle value (an offset from `__pcpu` on amd64). */
+  | { readonly kind: 'address'; readonly handle: bigint };
+
+export interface CounterEntry {
+  readonly origin: Origin;
+  /** Metric stem: `kvm_<name>_total`, `kvm_<name>_percpu_total`; arrays add `_<element>`. */
+  readonly name: string;
+  readonly help: string;
+  readonly source: CounterSource;
+  readonly perCpu: boolean;
+  readonly type: MetricKind;
+}
+
+export interface VariableEntry {
+  readonly origin: Origin;
+  /** Metric name without the `kvm_` prefix (counters get `_total` appended). */
+  readonly name: string;
+  readonly help: string;
+  readonly symbol: string;
+  readonly offset: number;
+  readonly field?: string;
+  readonly ctype: CType;
+  /** Multiplied into the value; e.g. 4096 for a page count exported in bytes. */
+  readonly scale: number;
+  readonly type: MetricKind;
+}
+
+export interface DpcpuEntry {
+  readonly origin: Origin;
+  readonly name: string;
+  readonly help: string;
+  /** The DPCPU variable's name, as in `DPCPU_DEFINE(t, name)`. */
+  readonly symbol: string;
+  readonly offset: number;
+  readonly field?: string;
+  readonly ctype: CType;
+  readonly scale: number;
+  readonly type: MetricKind;
+}
+
+export interface PcpuEntry {
+  readonly origin: Origin;
+  readonly name: string;
+  readonly help: string;
+  /** Byte offset in `struct pcpu` (from `field` via the `pcpu` layout, or given). */
+  readonly offset: number;
+  readonly field?: string;
+  readonly ctype: CType;
+  /** Number of consecutive elements (e.g. 5 for `pc_cp_time[CPUSTATES]`). */
+  readonly count: number;
+  /** With count > 1: the label that tells elements apart and one value per element. */
+  readonly elementLabel?: { readonly name: string; readonly values: readonly string[] };
+  readonly scale: number;
+  /** Divide by this kernel int variable's value (e.g. `stathz` for ticks to seconds). */
+  readonly divideBy?: string;
+  readonly type: MetricKind;
+}
+
+export interface BreakdownConfig {
+  readonly enabled: boolean;
+  /** At most this many series; the rest are summed into `other`. */
+  readonly maxSeries: number;
+}
+
+export interface ProcessesConfig {
+  readonly byJail: BreakdownConfig;
+  readonly byUser: BreakdownConfig;
+  readonly byCommand: BreakdownConfig;
+}
+
+export type CollectorName =
+  | 'counters' | 'variables' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
+
+export interface Config {
+  /** Absolute path of the file this was loaded from. */
+  readonly file: string;
+  readonly kvm: KvmConfig;
+  /** Explicit enable/disable from the file; flags override, registry defaults fill the rest. */
+  readonly collectors: Readonly<Partial<Record<CollectorName, boolean>>>;
+  readonly counters: readonly CounterEntry[];
+  readonly variables: readonly VariableEntry[];
+  readonly dpcpu: readonly DpcpuEntry[];
+  readonly pcpu: readonly PcpuEntry[];
+  readonly processes: ProcessesConfig;
+}
