@@ -130,3 +130,11 @@ export class WebConfigError extends KvmExporterError {
     super(`${file}: ${problem}`);
   }
 }
+
+/** A `collect[]`/`exclude[]` parameter named a collector that is unknown or disabled. */
+export class UnknownCollectorError extends KvmExporterError {
+  readonly code = 'UNKNOWN_COLLECTOR';
+  constructor(readonly collector: string, readonly reason: 'unknown' | 'disabled', readonly valid: readonly string[]) {
+    super(`${reason} collector: ${collector} (enabled collectors: ${valid.join(', ')})`);
+  }
+}
