@@ -1,0 +1,191 @@
+/**
+ * Per-CPU kernel data, as `lib/libkvm/kvm_pcpu.c` serves it: the CPU
+ * topology, counter(9) copies (`kvm_read_zpcpu`, `kvm_counter_u64_fetch`),
+ * `struct pcpu` (`kvm_getpcpu`) and DPCPU variables (`kvm_dpcpu_setcpu`).
+ *
+ * libkvm's own conventions are unsafe to pass upward: it sums counters over
+ * CPU ids 0..mp_ncpus-1 (wrong when ids are sparse), returns 0 from
+ * kvm_counter_u64_fetch on error, and keeps its per-CPU cache in process-wide
+ * static storage. Each function here turns those into values or errors.
+ *
+ * @see kvm_getpcpu(3)
+ */
+import { KvmLayoutError, KvmReadError, KvmSymbolError } from '../errors.js';
+import { POINTER_MINUS_ONE, copyMemory } from './binding.js';
+import type { KvmSession } from './session.js';
+
+/** sizeof(struct pcpu) on amd64 (static assert in sys/amd64/include/pcpu_aux.h). */
+export const PCPU_SIZE = 4096;
+/** offsetof(struct pcpu, pc_cpuid) on FreeBSD 13+ amd64 (sys/sys/pcpu.h). */
+export const PC_CPUID_OFFSET = 60;
+/** counter(9) copies live one page apart: UMA_PCPU_ALLOC_SIZE = PAGE_SIZE. */
+export const ZPCPU_STRIDE = 4096;
+
+export interface CpuTopology {
+  /** `mp_maxcpus`, the kernel's compile-time MAXCPU (kvm_getmaxcpu). */
+  readonly maxCpus: number;
+  /** `mp_ncpus`, the number of CPUs (kvm_getncpus). */
+  readonly ncpus: number;
+  /** Ids whose `cpuid_to_pcpu` entry is set, ascending; they can be sparse. */
+  readonly present: readonly number[];
+  /** True when the present ids are exactly 0..ncpus-1. */
+  readonly dense: boolean;
+}
+
+/** @see kvm_getpcpu(3) kvm_getmaxcpu */
+export function getMaxCpu(session: KvmSession): number {
+  const n = session.lib.kvm_getmaxcpu(session.kd());
+  if (n < 0) throw session.callError('kvm_getmaxcpu', 'kd');
+  return n;
+}
+
+/** @see kvm_getpcpu(3) kvm_getncpus */
+export function getNcpus(session: KvmSession): number {
+  const n = session.lib.kvm_getncpus(session.kd());
+  if (n < 0) throw session.callError('kvm_getncpus', 'kd');
+  return n;
+}
+
+/**
+ * Reads the topology: MAXCPU and mp_ncpus through libkvm, and the present
+ * ids from `cpuid_to_pcpu[]` in one read (libkvm would read a whole 4 KB
+ * struct pcpu per id to say the same). It also checks that libkvm's
+ * process-wide per-CPU cache describes this kernel: kvm_pcpu.c never resets
+ * its cached mp_ncpus and __pcpu, so a process that opened another kernel
+ * first would read the wrong memory.
+ */
+export function readTopology(session: KvmSession): CpuTopology {
+  const maxCpus = getMaxCpu(session);
+  const ncpus = getNcpus(session);
+  const table = Buffer.alloc(maxCpus * 8);
+  session.read(session.lookup('cpuid_to_pcpu').address, table);
+  const present: number[] = [];
+  for (let cpu = 0; cpu < maxCpus; cpu++) {
+    if (table.readBigUInt64LE(cpu * 8) !== 0n) present.push(cpu);
+  }
+  checkPcpuCache(session, ncpus, present);
+  const dense = present.length === ncpus && present.every((cpu, i) => cpu === i);
+  return { maxCpus, ncpus, present, dense };
+}
+
+function checkPcpuCache(session: KvmSession, ncpus: number, present: readonly number[]): void {
+  const mpNcpus = session.readI32(session.lookup('mp_ncpus').address);
+  if (mpNcpus !== ncpus) {
+    throw new KvmLayoutError(
+      `kvm_getncpus says ${ncpus} but the kernel's mp_ncpus is ${mpNcpus}: libkvm's process-wide ` +
+        'per-CPU cache (lib/libkvm/kvm_pcpu.c) belongs to another kernel opened earlier in this process',
+    );
+  }
+  const probe = Buffer.alloc(4);
+  for (const cpu of present.slice(0, 1).concat(present.slice(-1))) {
+    readZpcpu(session, BigInt(PC_CPUID_OFFSET), cpu, probe);
+    const seen = probe.readUInt32LE(0);
+    if (seen !== cpu) {
+      throw new KvmLayoutError(
+        `kvm_read_zpcpu of pc_cpuid on CPU ${cpu} read ${seen}: libkvm's cached __pcpu does not point at ` +
+          "this kernel's struct pcpu array (or struct pcpu is not the FreeBSD 13+ amd64 layout)",
+      );
+    }
+  }
+}
+
+/**
+ * Reads CPU `cpu`'s copy of the per-CPU allocation at `handle` (an offset
+ * from __pcpu on amd64) into `out`, exactly `out.length` bytes.
+ * @see kvm_getpcpu(3) kvm_read_zpcpu
+ */
+export function readZpcpu(session: KvmSession, handle: bigint, cpu: number, out: Buffer): void {
+  const got = session.lib.kvm_read_zpcpu(session.kd(), handle, out, out.length, cpu);
+  if (got === out.length) return;
+  // 0 also means "per-CPU cache could not be initialised"; -1 a non-native kernel.
+  const detail = got === -1 && session.lastError() === '' ? 'kernel is not native (kvm_native is 0)' : session.lastError();
+  throw new KvmReadError('kvm_read_zpcpu', handle, out.length, got, detail, cpu);
+}
+
+/**
+ * Reads `length` bytes of neighbouring counter handles starting at `handle`
+ * for every CPU in `cpus`, one kvm_read_zpcpu call per CPU. Row i of the
+ * result (`length` bytes) is the copy of `cpus[i]`.
+ */
+export function readZpcpuSpan(session: KvmSession, handle: bigint, length: number, cpus: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(length * cpus.length);
+  for (let i = 0; i < cpus.length; i++) {
+    readZpcpu(session, handle, cpus[i]!, out.subarray(i * length, (i + 1) * length));
+  }
+  return out;
+}
+
+/**
+ * The sum of a counter(9) over CPUs 0..mp_ncpus-1, as the kernel's
+ * counter_u64_fetch computes it when CPU ids are dense. libkvm returns 0 both
+ * for a real zero and for any failed read, so a 0 is verified by reading
+ * every CPU's copy before it is believed.
+ * @see kvm_getpcpu(3) kvm_counter_u64_fetch
+ */
+export function counterU64Fetch(session: KvmSession, handle: bigint, ncpus: number): bigint {
+  const value = BigInt(session.lib.kvm_counter_u64_fetch(session.kd(), handle));
+  if (value !== 0n) return value;
+  const copy = Buffer.alloc(8);
+  let sum = 0n;
+  for (let cpu = 0; cpu < ncpus; cpu++) {
+    readZpcpu(session, handle, cpu, copy);
+    sum += copy.readBigUInt64LE(0);
+  }
+  if (sum !== 0n) {
+    // The copies moved between the two reads: trust the later, verified sum.
+    return sum & ((1n << 64n) - 1n);
+  }
+  return 0n;
+}
+
+/**
+ * A copy of CPU `cpu`'s `struct pcpu`, or undefined when the CPU is absent.
+ * libkvm mallocs the buffer; it is copied and freed here.
+ * @see kvm_getpcpu(3)
+ */
+export function getPcpu(session: KvmSession, cpu: number): Buffer | undefined {
+  const ptr = session.lib.kvm_getpcpu(session.kd(), cpu);
+  if (ptr === null) return undefined;
+  if (ptr === POINTER_MINUS_ONE) throw session.callError('kvm_getpcpu', `kd, ${cpu}`);
+  try {
+    return copyMemory(ptr, PCPU_SIZE);
+  } finally {
+    session.lib.free(ptr);
+  }
+}
+
+/**
+ * Reads `length` bytes at `offset` into DPCPU variable `name` for each CPU:
+ * kvm_dpcpu_setcpu, then a fresh kvm_nlist (libkvm translates DPCPU symbols
+ * with the CPU selected when nlist runs), then kvm_read. Leaves CPU 0
+ * selected, libkvm's own default. Row i of the result is `cpus[i]`'s copy.
+ * @see kvm_getpcpu(3) kvm_dpcpu_setcpu
+ */
+export function readDpcpu(
+  session: KvmSession,
+  name: string,
+  offset: number,
+  length: number,
+  cpus: readonly number[],
+): Buffer {
+  const out = Buffer.allocUnsafe(length * cpus.length);
+  try {
+    for (let i = 0; i < cpus.length; i++) {
+      const cpu = cpus[i]!;
+      dpcpuSetcpu(session, cpu);
+      const symbol = session.lookupUncached(name);
+      if (symbol === undefined) throw new KvmSymbolError(name, session.lastError());
+      session.read(symbol.address + BigInt(offset), out.subarray(i * length, (i + 1) * length), length);
+    }
+  } finally {
+    if (session.isOpen) session.lib.kvm_dpcpu_setcpu(session.kd(), 0);
+  }
+  return out;
+}
+
+/** @see kvm_getpcpu(3) kvm_dpcpu_setcpu */
+export function dpcpuSetcpu(session: KvmSession, cpu: number): void {
+  if (session.lib.kvm_dpcpu_setcpu(session.kd(), cpu) !== 0) {
+    throw session.callError('kvm_dpcpu_setcpu', `kd, ${cpu}`);
+  }
+}

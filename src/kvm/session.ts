@@ -1,0 +1,195 @@
+/**
+ * A safe session on one libkvm handle: open and close, symbol lookup with a
+ * cache, exact reads of kernel memory, and typed readers. Per-CPU access
+ * (pcpu.ts) and process lists (proc.ts) build on it, as libkvm itself splits
+ * kvm.c from kvm_pcpu.c and kvm_proc.c.
+ *
+ * Every libkvm sentinel ends here: callers get a value or a typed error that
+ * carries the call, its arguments and the kvm_geterr(3) text, never a -1,
+ * NULL or an ambiguous 0.
+ */
+import {
+  KvmCallError,
+  KvmClosedError,
+  KvmOpenError,
+  KvmReadError,
+  KvmSymbolError,
+} from '../errors.js';
+import { KVM_ERRBUF_SIZE, loadLibKvm, type KvmHandle, type LibKvm, type NlistOne } from './binding.js';
+
+/** O_RDONLY: the only mode this exporter ever opens kernel memory with. */
+const O_RDONLY = 0;
+
+export interface OpenOptions {
+  /** Path or soname of libkvm; `libkvm.so.7` on FreeBSD. */
+  readonly library?: string;
+  /** The kernel image; null means the running kernel (libkvm asks getbootfile(3)). */
+  readonly execfile?: string | null;
+  /** `/dev/mem` (the default) for the running kernel, or a crash dump. */
+  readonly corefile?: string | null;
+}
+
+export interface KernelSymbol {
+  readonly name: string;
+  readonly address: bigint;
+  /** n_type as kvm_nlist reports it (N_TEXT for live kernels, N_DATA|N_EXT ... for dumps). */
+  readonly type: number;
+}
+
+export const DEFAULT_LIBRARY = 'libkvm.so.7';
+export const DEFAULT_COREFILE = '/dev/mem';
+
+export class KvmSession {
+  private handle: KvmHandle | null;
+  private readonly symbols = new Map<string, KernelSymbol | null>();
+  /** Scratch for the typed readers: never escapes a method. */
+  private readonly scratch = Buffer.alloc(8);
+
+  private constructor(
+    readonly lib: LibKvm,
+    handle: KvmHandle,
+    readonly execfile: string | null,
+    readonly corefile: string | null,
+  ) {
+    this.handle = handle;
+  }
+
+  /** Opens kernel memory read-only. @see kvm_openfiles(3) */
+  static open(options: OpenOptions = {}): KvmSession {
+    const lib = loadLibKvm(options.library ?? DEFAULT_LIBRARY);
+    return KvmSession.openWith(lib, options);
+  }
+
+  /** Opens another handle on an already loaded library. */
+  static openWith(lib: LibKvm, options: OpenOptions = {}): KvmSession {
+    const execfile = options.execfile ?? null;
+    const corefile = options.corefile === undefined ? DEFAULT_COREFILE : options.corefile;
+    const errbuf = Buffer.alloc(KVM_ERRBUF_SIZE);
+    const kd = lib.kvm_openfiles(execfile, corefile, null, O_RDONLY, errbuf);
+    if (kd === null) throw new KvmOpenError(execfile, corefile, cString(errbuf));
+    return new KvmSession(lib, kd, execfile, corefile);
+  }
+
+  get isOpen(): boolean {
+    return this.handle !== null;
+  }
+
+  /** Closes the handle; calling it again does nothing. @see kvm_close(3) */
+  close(): void {
+    if (this.handle === null) return;
+    const kd = this.handle;
+    this.handle = null;
+    this.symbols.clear();
+    this.lib.kvm_close(kd);
+  }
+
+  private viewEpoch = 0;
+
+  /**
+   * Starts a new epoch for views into memory libkvm owns (kvm_getprocs'
+   * array, freed by the next call or by kvm_close) and returns a check that
+   * is true while a view taken now is still safe to read.
+   */
+  beginViewEpoch(): () => boolean {
+    const epoch = ++this.viewEpoch;
+    return () => this.handle !== null && this.viewEpoch === epoch;
+  }
+
+  /** The open handle, or KvmClosedError. */
+  kd(): KvmHandle {
+    if (this.handle === null) throw new KvmClosedError();
+    return this.handle;
+  }
+
+  /** The handle's last error text. @see kvm_geterr(3) */
+  lastError(): string {
+    return this.handle === null ? '' : (this.lib.kvm_geterr(this.handle) ?? '');
+  }
+
+  /** A KvmCallError for `fn(args)` carrying kvm_geterr's text. */
+  callError(fn: string, args: string, detail?: string): KvmCallError {
+    return new KvmCallError(fn, args, this.lastError(), detail);
+  }
+
+  /** 1 if the kernel is the same architecture as this process. @see kvm_native(3) */
+  isNative(): boolean {
+    return this.lib.kvm_native(this.kd()) === 1;
+  }
+
+  /**
+   * Resolves a kernel symbol, accepting "name" and the a.out-style "_name".
+   * libkvm itself tries the DPCPU and VNET prefixes (pcpu_entry_, vnet_entry_)
+   * when the plain name is missing. Results are cached per handle; a DPCPU
+   * symbol resolves to the copy of the CPU selected with kvm_dpcpu_setcpu,
+   * so per-CPU reads use `lookupUncached` instead. @see kvm_nlist(3)
+   */
+  lookup(name: string): KernelSymbol {
+    const symbol = this.tryLookup(name);
+    if (symbol === undefined) throw new KvmSymbolError(name, this.lastError());
+    return symbol;
+  }
+
+  tryLookup(name: string): KernelSymbol | undefined {
+    const cached = this.symbols.get(name);
+    if (cached !== undefined) return cached ?? undefined;
+    const symbol = this.lookupUncached(name);
+    this.symbols.set(name, symbol ?? null);
+    return symbol;
+  }
+
+  /**
+   * kvm_nlist2 without the cache. Names are the kernel's ELF names; libkvm
+   * strips one leading underscore (a.out heritage), so we pass "_" + name
+   * (`___pcpu` finds `__pcpu`). A name already in a.out form ("_vm_cnt") is
+   * tried as given when the ELF reading finds nothing.
+   */
+  lookupUncached(name: string): KernelSymbol | undefined {
+    const found = this.nlistOne(`_${name}`);
+    if (found !== undefined || !name.startsWith('_')) return found && { ...found, name };
+    const aout = this.nlistOne(name);
+    return aout && { ...aout, name: name.slice(1) };
+  }
+
+  private nlistOne(nlistName: string): Omit<KernelSymbol, 'name'> | undefined {
+    const query: NlistOne = {
+      entry: { n_name: nlistName, n_type: 0, n_value: 0 },
+      terminator: { n_name: null, n_type: 0, n_value: 0 },
+    };
+    const missing = this.lib.kvm_nlist2(this.kd(), query);
+    if (missing === -1) throw this.callError('kvm_nlist2', JSON.stringify(nlistName));
+    if (missing !== 0 || query.entry.n_type === 0) return undefined;
+    return { address: BigInt(query.entry.n_value), type: query.entry.n_type };
+  }
+
+  /**
+   * Reads exactly `length` bytes at `address` into `buf`, or throws
+   * KvmReadError (a short read is an error, never a partial value).
+   * @see kvm_read(3)
+   */
+  read(address: bigint, buf: Buffer, length = buf.length): void {
+    const got = this.lib.kvm_read2(this.kd(), address, buf, length);
+    if (got !== length) throw new KvmReadError('kvm_read2', address, length, got, this.lastError());
+  }
+
+  readU8(address: bigint): number { return this.readScratch(address, 1).readUInt8(0); }
+  readI8(address: bigint): number { return this.readScratch(address, 1).readInt8(0); }
+  readU16(address: bigint): number { return this.readScratch(address, 2).readUInt16LE(0); }
+  readI16(address: bigint): number { return this.readScratch(address, 2).readInt16LE(0); }
+  readU32(address: bigint): number { return this.readScratch(address, 4).readUInt32LE(0); }
+  readI32(address: bigint): number { return this.readScratch(address, 4).readInt32LE(0); }
+  readU64(address: bigint): bigint { return this.readScratch(address, 8).readBigUInt64LE(0); }
+  readI64(address: bigint): bigint { return this.readScratch(address, 8).readBigInt64LE(0); }
+  /** A kernel pointer (8 bytes on LP64). */
+  readPointer(address: bigint): bigint { return this.readU64(address); }
+
+  private readScratch(address: bigint, length: number): Buffer {
+    this.read(address, this.scratch, length);
+    return this.scratch;
+  }
+}
+
+/** The NUL-terminated text in a C buffer. */
+export function cString(buf: Buffer): string {
+  const end = buf.indexOf(0);
+  return buf.toString('latin1', 0, end === -1 ? buf.length : end);
+}
