@@ -1,0 +1,285 @@
+/**
+ * counter(9) handles from the config: per-CPU series from kvm_read_zpcpu and
+ * the summed series.
+ *
+ * A counter(9) is one 8-byte handle; on amd64 CPU i's copy lives at
+ * `__pcpu + handle + 4096*i` (sys/amd64/include/pcpu.h, counter.h). UMA hands
+ * out pcpu-8 items from page-sized slabs, so handles allocated together sit
+ * side by side: all handles in one 4 KB page are read with a single
+ * kvm_read_zpcpu per CPU (a "span") instead of one call per counter per CPU.
+ *
+ * The sum of a per-CPU counter is the sum of the same snapshot, so the two
+ * series always agree. A counter without per-CPU series uses
+ * kvm_counter_u64_fetch while CPU ids are dense (libkvm sums ids
+ * 0..mp_ncpus-1, which is wrong for sparse ids) and is otherwise summed from
+ * spans over the present CPUs.
+ */
+import type { CounterEntry, MetricKind } from '../config/types.js';
+import type { MetricFamily, MetricSink, Series } from '../exposition/family.js';
+import { counterU64Fetch, readZpcpu, readZpcpuSpan, type KvmSession } from '../kvm/index.js';
+import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { elementStem, metricName, perCpuMetricName } from './names.js';
+
+/** The per-CPU copies of handles in one page share a kvm_read_zpcpu call. */
+const SPAN_PAGE = 4096n;
+const TWO_32 = 2 ** 32;
+const TWO_64 = 2 ** 64;
+
+interface Counter {
+  readonly key: string;
+  readonly source: string;
+  readonly handle: bigint;
+  readonly perCpu: boolean;
+  /** Gauges and untyped counters may be decremented: their copies are int64. */
+  readonly signed: boolean;
+  readonly sum: FamilyHead;
+  readonly percpu?: FamilyHead;
+}
+
+interface FamilyHead {
+  readonly name: string;
+  readonly help: string;
+  readonly type: MetricKind;
+}
+
+/** Handles of one page, read as one span per CPU. */
+interface Span {
+  readonly first: bigint;
+  readonly length: number;
+  readonly members: readonly { readonly counter: Counter; readonly offset: number }[];
+}
+
+export const countersCollector: CollectorFactory = {
+  name: 'counters',
+  defaultEnabled: true,
+  description: 'counter(9) handles from the config: per-CPU (kvm_read_zpcpu) and summed',
+  create({ session, config }) {
+    const entries: EntryReport[] = [];
+    const counters: Counter[] = [];
+    for (const entry of config.counters) {
+      const resolved = resolveEntry(session, entry);
+      entries.push(...resolved.reports);
+      counters.push(...resolved.counters);
+    }
+    return new CountersCollector(session, counters, entries);
+  },
+};
+
+class CountersCollector implements Collector {
+  /** Spans over the per-CPU counters: what is read when CPU ids are dense. */
+  private readonly perCpuSpans: readonly Span[];
+  /** Spans over every counter: what is read when CPU ids are sparse. */
+  private readonly allSpans: readonly Span[];
+  private readonly fetched: readonly Counter[];
+
+  constructor(
+    private readonly session: KvmSession,
+    counters: readonly Counter[],
+    readonly entries: readonly EntryReport[],
+  ) {
+    this.perCpuSpans = planSpans(counters.filter((c) => c.perCpu));
+    this.allSpans = planSpans(counters);
+    this.fetched = counters.filter((c) => !c.perCpu);
+  }
+
+  update(sink: MetricSink, scrape: Scrape): void {
+    const failures = new FailureList();
+    const { dense, present, ncpus } = scrape.topology;
+    const cpuLabels = present.map(String);
+    for (const span of dense ? this.perCpuSpans : this.allSpans) {
+      scrape.checkDeadline();
+      this.emitSpan(sink, span, present, cpuLabels, failures);
+    }
+    if (dense) {
+      for (const counter of this.fetched) {
+        scrape.checkDeadline();
+        this.emitFetched(sink, counter, ncpus, failures);
+      }
+    }
+    failures.throwIfAny();
+  }
+
+  private emitSpan(
+    sink: MetricSink,
+    span: Span,
+    cpus: readonly number[],
+    cpuLabels: readonly string[],
+    failures: FailureList,
+  ): void {
+    let rows: Buffer;
+    try {
+      rows = readZpcpuSpan(this.session, span.first, span.length, cpus);
+    } catch (error) {
+      for (const { counter } of span.members) failures.add(counter.key, error);
+      return;
+    }
+    for (const { counter, offset } of span.members) {
+      const values = copiesAt(rows, span.length, offset, cpus.length, counter.signed);
+      const negative = counter.signed ? -1 : values.findIndex((v) => v >= 2 ** 63);
+      sink.add(family(counter.sum, [], [{ labels: [], value: total(values, counter.signed) }]));
+      if (!counter.percpu) continue;
+      if (negative >= 0) {
+        failures.add(counter.key, decrementedCounter(counter, cpus[negative]!));
+        continue;
+      }
+      const series: Series[] = values.map((value, i) => ({ labels: [cpuLabels[i]!], value }));
+      sink.add(family(counter.percpu, ['cpu'], series));
+    }
+  }
+
+  private emitFetched(sink: MetricSink, counter: Counter, ncpus: number, failures: FailureList): void {
+    try {
+      const raw = counterU64Fetch(this.session, counter.handle, ncpus);
+      const value = counter.signed ? Number(BigInt.asIntN(64, raw)) : Number(raw);
+      sink.add(family(counter.sum, [], [{ labels: [], value }]));
+    } catch (error) {
+      failures.add(counter.key, error);
+    }
+  }
+}
+
+/** The copies of one counter, one per CPU row, as float64 (exact below 2^53). */
+function copiesAt(rows: Buffer, rowLength: number, offset: number, cpuCount: number, signed: boolean): number[] {
+  const values = new Array<number>(cpuCount);
+  for (let i = 0, at = offset; i < cpuCount; i++, at += rowLength) {
+    const high = signed ? rows.readInt32LE(at + 4) : rows.readUInt32LE(at + 4);
+    values[i] = high * TWO_32 + rows.readUInt32LE(at);
+  }
+  return values;
+}
+
+/** counter_u64_fetch's sum: modulo 2^64 for unsigned counters. */
+function total(values: readonly number[], signed: boolean): number {
+  let sum = 0;
+  for (const v of values) sum += v;
+  return signed || sum < TWO_64 ? sum : sum % TWO_64;
+}
+
+function decrementedCounter(counter: Counter, cpu: number): Error {
+  return new Error(
+    `CPU ${cpu}'s copy of ${counter.source} is above 2^63, i.e. negative: this counter(9) is decremented, ` +
+      'so its per-CPU copies are not monotonic; declare it `type: gauge` to export them',
+  );
+}
+
+function family(head: FamilyHead, labelNames: readonly string[], series: Series[]): MetricFamily {
+  return { name: head.name, help: head.help, type: head.type, labelNames, series };
+}
+
+/** Groups counters by the page their handle is in; each group is one span. */
+function planSpans(counters: readonly Counter[]): Span[] {
+  const pages = new Map<bigint, Counter[]>();
+  for (const counter of counters) {
+    const page = counter.handle / SPAN_PAGE;
+    const list = pages.get(page);
+    if (list) list.push(counter);
+    else pages.set(page, [counter]);
+  }
+  return [...pages.values()].map((members) => {
+    const handles = members.map((c) => c.handle);
+    const first = handles.reduce((a, b) => (b < a ? b : a));
+    const last = handles.reduce((a, b) => (b > a ? b : a));
+    return {
+      first,
+      length: Number(last - first) + 8,
+      members: members.map((counter) => ({ counter, offset: Number(counter.handle - first) })),
+    };
+  });
+}
+
+interface Resolved {
+  readonly counters: Counter[];
+  readonly reports: EntryReport[];
+}
+
+/** Reads an entry's handle(s) from the kernel and checks each can be read. */
+function resolveEntry(session: KvmSession, entry: CounterEntry): Resolved {
+  const key = entry.origin.key;
+  try {
+    const located = locateHandles(session, entry);
+    const counters = located.map(({ element, handle, source }) => {
+      const stem = element === undefined ? entry.name : elementStem(entry.name, element);
+      probeHandle(session, handle, source);
+      return makeCounter(entry, element === undefined ? key : `${key} ${element}`, stem, source, handle);
+    });
+    return {
+      counters,
+      reports: counters.map((c) => ({
+        key: c.key,
+        source: c.source,
+        address: c.handle,
+        metrics: c.percpu ? [c.sum.name, c.percpu.name] : [c.sum.name],
+      })),
+    };
+  } catch (error) {
+    const problem = (error as Error).message;
+    return { counters: [], reports: [{ key, source: describeSource(entry), metrics: [], problem }] };
+  }
+}
+
+interface LocatedHandle {
+  readonly element?: string;
+  readonly handle: bigint;
+  readonly source: string;
+}
+
+function locateHandles(session: KvmSession, entry: CounterEntry): LocatedHandle[] {
+  const source = entry.source;
+  switch (source.kind) {
+    case 'address':
+      return [{ handle: source.handle, source: describeSource(entry) }];
+    case 'symbol': {
+      const at = session.lookup(source.symbol).address + BigInt(source.offset);
+      return [{ handle: session.readU64(at), source: describeSource(entry) }];
+    }
+    case 'array': {
+      const at = session.lookup(source.symbol).address + BigInt(source.offset);
+      const raw = Buffer.alloc(source.elements.length * 8);
+      session.read(at, raw);
+      return source.elements.map((element, i) => ({
+        element,
+        handle: raw.readBigUInt64LE(i * 8),
+        source: `${source.symbol}[${i}] (${element})`,
+      }));
+    }
+  }
+}
+
+/** A handle that is not 8-byte aligned or cannot be read on CPU 0 is not a counter(9). */
+function probeHandle(session: KvmSession, handle: bigint, source: string): void {
+  const hex = `0x${handle.toString(16)}`;
+  if (handle % 8n !== 0n) {
+    throw new Error(`handle ${hex} read from ${source} is not 8-byte aligned: not a counter(9) handle (wrong symbol, offset or layout?)`);
+  }
+  try {
+    readZpcpu(session, handle, 0, Buffer.alloc(8));
+  } catch (error) {
+    throw new Error(`handle ${hex} from ${source} cannot be read: ${(error as Error).message} (wrong symbol, offset or layout?)`);
+  }
+}
+
+function makeCounter(entry: CounterEntry, key: string, stem: string, source: string, handle: bigint): Counter {
+  const lead = entry.help ? `${entry.help}. ` : '';
+  const signed = entry.type !== 'counter';
+  const sum = { name: metricName(stem, entry.type), help: `${lead}counter(9) ${source}, sum over CPUs`, type: entry.type };
+  const percpu = entry.perCpu
+    ? { name: perCpuMetricName(stem, entry.type), help: `${lead}counter(9) ${source}, per CPU`, type: entry.type }
+    : undefined;
+  return { key, source, handle, perCpu: entry.perCpu, signed, sum, ...(percpu && { percpu }) };
+}
+
+function describeSource(entry: CounterEntry): string {
+  const source = entry.source;
+  switch (source.kind) {
+    case 'address':
+      return `handle 0x${source.handle.toString(16)}`;
+    case 'symbol':
+      return source.field ? `${source.symbol}.${source.field}` : offsetSource(source.symbol, source.offset);
+    case 'array':
+      return offsetSource(source.symbol, source.offset);
+  }
+}
+
+function offsetSource(symbol: string, offset: number): string {
+  return offset === 0 ? symbol : `${symbol}+${offset}`;
+}

@@ -1,0 +1,33 @@
+/**
+ * The registry of collectors: one explicit list, in the order they run and
+ * appear in the output. Flags (`--collector.<name>`), the config's
+ * `collectors:` keys and `collect[]` filters are all derived from it.
+ */
+import type { CollectorName } from '../config/types.js';
+import type { CollectorFactory } from './collector.js';
+import { countersCollector } from './counters.js';
+import { cpusCollector } from './cpus.js';
+import { dpcpuCollector } from './dpcpu.js';
+import { loadavgCollector } from './loadavg.js';
+import { pcpuCollector } from './pcpu.js';
+import { processesCollector } from './processes.js';
+import { variablesCollector } from './variables.js';
+
+export const COLLECTORS: readonly CollectorFactory[] = [
+  cpusCollector,
+  countersCollector,
+  variablesCollector,
+  dpcpuCollector,
+  pcpuCollector,
+  processesCollector,
+  loadavgCollector,
+];
+
+export function findCollector(name: string): CollectorFactory | undefined {
+  return COLLECTORS.find((c) => c.name === name);
+}
+
+export const COLLECTOR_NAMES: readonly CollectorName[] = COLLECTORS.map((c) => c.name);
+
+export type { Collector, CollectorContext, CollectorFactory, EntryReport, Scrape } from './collector.js';
+export { EntryErrors } from './collector.js';

@@ -1,0 +1,106 @@
+/**
+ * Fields of `struct pcpu` from the config (e.g. `pc_cp_time[CPUSTATES]`),
+ * per present CPU. One kvm_getpcpu per CPU per scrape serves every entry.
+ * A `divide_by` variable (such as `stathz`, to turn statclock ticks into
+ * seconds) is read once, when the collector is created: it is fixed at boot.
+ */
+import type { PcpuEntry } from '../config/types.js';
+import type { MetricSink, Series } from '../exposition/family.js';
+import { PCPU_SIZE, getPcpu, type KvmSession } from '../kvm/index.js';
+import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { ctypeWidth, decodeCType } from './ctype.js';
+import { metricName } from './names.js';
+
+interface PcpuField {
+  readonly entry: PcpuEntry;
+  readonly name: string;
+  readonly help: string;
+  /** Every value is multiplied by this: scale / divide_by's value. */
+  readonly factor: number;
+  readonly labelNames: readonly string[];
+}
+
+export const pcpuCollector: CollectorFactory = {
+  name: 'pcpu',
+  defaultEnabled: true,
+  description: 'struct pcpu fields from the config, per CPU (kvm_getpcpu)',
+  create({ session, config }) {
+    const fields: PcpuField[] = [];
+    const entries: EntryReport[] = [];
+    for (const entry of config.pcpu) {
+      const source = `struct pcpu ${entry.field ?? `+${entry.offset}`}`;
+      const name = metricName(entry.name, entry.type);
+      try {
+        const factor = entry.scale / divisor(session, entry);
+        const lead = entry.help ? `${entry.help}. ` : '';
+        const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
+        const labelNames = entry.count > 1 ? ['cpu', entry.elementLabel?.name ?? 'index'] : ['cpu'];
+        fields.push({ entry, name, help: `${lead}${source} (${entry.ctype}${per}), per CPU`, factor, labelNames });
+        entries.push({ key: entry.origin.key, source, address: BigInt(entry.offset), metrics: [name] });
+      } catch (error) {
+        entries.push({ key: entry.origin.key, source, metrics: [], problem: (error as Error).message });
+      }
+    }
+    return new PcpuCollector(session, fields, entries);
+  },
+};
+
+function divisor(session: KvmSession, entry: PcpuEntry): number {
+  if (!entry.divideBy) return 1;
+  const value = session.readI32(session.lookup(entry.divideBy).address);
+  if (value <= 0) throw new Error(`divide_by variable ${entry.divideBy} is ${value}; expected a positive int`);
+  return value;
+}
+
+class PcpuCollector implements Collector {
+  constructor(
+    private readonly session: KvmSession,
+    private readonly fields: readonly PcpuField[],
+    readonly entries: readonly EntryReport[],
+  ) {}
+
+  update(sink: MetricSink, scrape: Scrape): void {
+    if (this.fields.length === 0) return;
+    const failures = new FailureList();
+    const copies = this.readAll(scrape, failures);
+    for (const field of this.fields) {
+      sink.add({
+        name: field.name,
+        help: field.help,
+        type: field.entry.type,
+        labelNames: field.labelNames,
+        series: copies.flatMap(({ cpu, pcpu }) => fieldSeries(field, cpu, pcpu)),
+      });
+    }
+    failures.throwIfAny();
+  }
+
+  /** One struct pcpu copy per present CPU; a CPU whose read fails is left out and reported. */
+  private readAll(scrape: Scrape, failures: FailureList): { cpu: number; pcpu: Buffer }[] {
+    const copies: { cpu: number; pcpu: Buffer }[] = [];
+    for (const cpu of scrape.topology.present) {
+      scrape.checkDeadline();
+      try {
+        const pcpu = getPcpu(this.session, cpu);
+        if (pcpu) copies.push({ cpu, pcpu });
+      } catch (error) {
+        failures.add(`struct pcpu of CPU ${cpu}`, error);
+      }
+    }
+    return copies;
+  }
+}
+
+function fieldSeries(field: PcpuField, cpu: number, pcpu: Buffer): Series[] {
+  const { entry, factor } = field;
+  const width = ctypeWidth(entry.ctype);
+  const series: Series[] = [];
+  for (let i = 0; i < entry.count; i++) {
+    const offset = entry.offset + i * width;
+    if (offset + width > PCPU_SIZE) break;
+    const value = decodeCType(pcpu, offset, entry.ctype) * factor;
+    const labels = entry.count > 1 ? [String(cpu), entry.elementLabel?.values[i] ?? String(i)] : [String(cpu)];
+    series.push({ labels, value });
+  }
+  return series;
+}
