@@ -1,0 +1,244 @@
+/**
+ * Checks and normalises the entries of the four kernel sections (counters,
+ * variables, dpcpu, pcpu) into the shapes of `types.ts`: the rules that span
+ * several keys (symbol or address, field or offset, widths against struct
+ * sizes, alignment of counter(9) handles, element labels) and the defaults.
+ * What each key may hold on its own is `schema.ts`'s business.
+ *
+ * Each function reports every problem it finds and returns undefined for an
+ * entry that cannot be used, so one load reports everything at once.
+ */
+import { resolve } from 'node:path';
+import type { ConfigError } from '../errors.js';
+import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_STRUCT_BYTES } from './ctypes.js';
+import type { Layout } from './layouts.js';
+import { resolveField } from './layouts.js';
+import type { CounterInput, PcpuInput, VariableInput } from './schema.js';
+import type { ConfigSource, KeyPath } from './source.js';
+import { formatKeyPath } from './source.js';
+import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, VariableEntry } from './types.js';
+
+/** Where an entry is and what it can resolve against. */
+export interface EntryContext {
+  readonly source: ConfigSource;
+  readonly path: KeyPath;
+  readonly layouts: ReadonlyMap<string, Layout>;
+  readonly errors: ConfigError[];
+}
+
+interface Placement {
+  readonly offset: number;
+  readonly field?: string;
+}
+
+const HEX_HANDLE = /^0x[0-9a-fA-F]{1,16}$/;
+const DPCPU_PREFIX = 'pcpu_entry_';
+/** Labels the collectors add themselves, or that Prometheus reserves. */
+const TAKEN_LABELS = new Set(['cpu']);
+
+function report(ctx: EntryContext, key: readonly (string | number)[], problem: string, anchor: 'value' | 'key' = 'value'): void {
+  ctx.errors.push(ctx.source.error([...ctx.path, ...key], problem, anchor));
+}
+
+export function originOf(ctx: Pick<EntryContext, 'source' | 'path'>): Origin {
+  const where = ctx.source.position(ctx.path, 'value');
+  return { file: resolve(ctx.source.file), line: where?.line, column: where?.column, key: formatKeyPath(ctx.path) };
+}
+
+/** `_total` is appended to counters by the exporter; a stem must not carry it already. */
+function checkStem(ctx: EntryContext, key: readonly (string | number)[], stem: string, isCounter: boolean): boolean {
+  if (!isCounter || !(stem === 'total' || stem.endsWith('_total'))) return true;
+  report(ctx, key, `${stem} ends in "total" and counters get _total appended (it would read ..._total_total); rename it`);
+  return false;
+}
+
+/**
+ * Resolves `field:` or `offset:` (at most one) to a byte offset; `width` bytes
+ * read there must fit the layout. Without either, the offset is 0 unless one is required.
+ */
+function placement(
+  ctx: EntryContext,
+  input: { field?: string | undefined; offset?: number | undefined },
+  width: number,
+  required?: string,
+): Placement | undefined {
+  if (input.field !== undefined && input.offset !== undefined) {
+    report(ctx, ['offset'], 'cannot be combined with field: give field (a layout field) or offset (bytes), not both', 'key');
+    return undefined;
+  }
+  if (input.field !== undefined) {
+    const resolved = resolveField(input.field, width, ctx.layouts, { ...ctx, path: [...ctx.path, 'field'] });
+    return resolved && { offset: resolved.offset, field: resolved.ref };
+  }
+  if (input.offset === undefined && required !== undefined) {
+    report(ctx, [], required);
+    return undefined;
+  }
+  return { offset: input.offset ?? 0 };
+}
+
+export function normaliseCounter(input: CounterInput, ctx: EntryContext): CounterEntry | undefined {
+  const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
+  const source = counterSource(input, ctx);
+  if (!stemOk || source === undefined) return undefined;
+  return {
+    origin: originOf(ctx),
+    name: input.name,
+    help: input.help ?? '',
+    source,
+    perCpu: input.per_cpu,
+    type: input.type,
+  };
+}
+
+function counterSource(input: CounterInput, ctx: EntryContext): CounterSource | undefined {
+  if (input.symbol !== undefined && input.address !== undefined) {
+    report(ctx, ['address'], 'cannot be combined with symbol: give symbol (where the handle is stored) or address (the handle itself), not both', 'key');
+    return undefined;
+  }
+  if (input.address !== undefined) return addressSource(input, input.address, ctx);
+  if (input.symbol === undefined) {
+    report(ctx, [], 'needs symbol (where the counter handle is stored) or address (the handle itself)');
+    return undefined;
+  }
+  return symbolSource(input, input.symbol, ctx);
+}
+
+function addressSource(input: CounterInput, address: string, ctx: EntryContext): CounterSource | undefined {
+  const extra = (['field', 'offset', 'array'] as const).filter((key) => input[key] !== undefined);
+  for (const key of extra) report(ctx, [key], 'only applies with symbol; an address is the counter handle itself', 'key');
+  if (!HEX_HANDLE.test(address)) {
+    report(ctx, ['address'], `expected a hex string of up to 16 digits such as "0x1a8", got ${JSON.stringify(address)}`);
+    return undefined;
+  }
+  const handle = BigInt(address);
+  if (handle % BigInt(COUNTER_HANDLE_BYTES) !== 0n) {
+    report(ctx, ['address'], `handle ${address} is not 8-byte aligned; counter(9) slots are uint64_t`);
+    return undefined;
+  }
+  return extra.length > 0 ? undefined : { kind: 'address', handle };
+}
+
+function symbolSource(input: CounterInput, symbol: string, ctx: EntryContext): CounterSource | undefined {
+  const elements = input.array;
+  if (elements !== undefined && !arrayElementsOk(elements, input.type === 'counter', ctx)) return undefined;
+  const width = COUNTER_HANDLE_BYTES * (elements?.length ?? 1);
+  const where = placement(ctx, input, width);
+  if (where === undefined) return undefined;
+  if (where.offset % COUNTER_HANDLE_BYTES !== 0) {
+    const key = where.field === undefined ? 'offset' : 'field';
+    report(ctx, [key], `offset ${where.offset} is not 8-byte aligned; a counter(9) handle is an 8-byte pointer`);
+    return undefined;
+  }
+  if (elements !== undefined) return { kind: 'array', symbol, offset: where.offset, elements };
+  return { kind: 'symbol', symbol, offset: where.offset, ...(where.field === undefined ? {} : { field: where.field }) };
+}
+
+function arrayElementsOk(elements: readonly string[], isCounter: boolean, ctx: EntryContext): boolean {
+  if (elements.length === 0) {
+    report(ctx, ['array'], 'expected at least one element name, got an empty list');
+    return false;
+  }
+  let ok = true;
+  elements.forEach((element, i) => {
+    if (elements.indexOf(element) !== i) {
+      report(ctx, ['array', i], `element ${element} appears twice`);
+      ok = false;
+    }
+    ok = checkStem(ctx, ['array', i], element, isCounter) && ok;
+  });
+  return ok;
+}
+
+export function normaliseVariable(input: VariableInput, ctx: EntryContext): VariableEntry | undefined {
+  const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
+  const where = placement(ctx, input, CTYPE_BYTES[input.ctype]);
+  if (!stemOk || where === undefined) return undefined;
+  return {
+    origin: originOf(ctx),
+    name: input.name,
+    help: input.help ?? '',
+    symbol: input.symbol,
+    ...where,
+    ctype: input.ctype,
+    scale: input.scale,
+    type: input.type,
+  };
+}
+
+export function normaliseDpcpu(input: VariableInput, ctx: EntryContext): DpcpuEntry | undefined {
+  if (input.symbol.startsWith(DPCPU_PREFIX)) {
+    const bare = input.symbol.slice(DPCPU_PREFIX.length);
+    report(ctx, ['symbol'], `give the name as in DPCPU_DEFINE (${bare}); libkvm adds ${DPCPU_PREFIX} and translates the address per CPU only then`);
+    return undefined;
+  }
+  return normaliseVariable(input, ctx);
+}
+
+export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | undefined {
+  const width = CTYPE_BYTES[input.ctype];
+  const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
+  const labelOk = elementLabelOk(input, ctx);
+  const where = pcpuFieldOk(input.field, ctx)
+    ? placement(ctx, input, width * input.count, 'needs field (pcpu.<field>) or offset (bytes into struct pcpu)')
+    : undefined;
+  if (!stemOk || !labelOk || where === undefined || !insidePcpu(where, width, input.count, ctx)) return undefined;
+  return {
+    origin: originOf(ctx),
+    name: input.name,
+    help: input.help ?? '',
+    ...where,
+    ctype: input.ctype,
+    count: input.count,
+    ...(input.element_label === undefined ? {} : { elementLabel: input.element_label }),
+    scale: input.scale,
+    ...(input.divide_by === undefined ? {} : { divideBy: input.divide_by }),
+    type: input.type,
+  };
+}
+
+function pcpuFieldOk(field: string | undefined, ctx: EntryContext): boolean {
+  if (field === undefined || field.startsWith('pcpu.')) return true;
+  report(ctx, ['field'], `pcpu entries read struct pcpu, so the field must be pcpu.<field>, got ${JSON.stringify(field)}`);
+  return false;
+}
+
+function insidePcpu(where: Placement, width: number, count: number, ctx: EntryContext): boolean {
+  const end = where.offset + width * count;
+  if (end <= PCPU_STRUCT_BYTES) return true;
+  const key = where.field === undefined ? 'offset' : 'field';
+  report(ctx, [key], `offset ${where.offset} plus ${count} × ${width} bytes passes the end of struct pcpu (${PCPU_STRUCT_BYTES} bytes on amd64)`);
+  return false;
+}
+
+function elementLabelOk(input: PcpuInput, ctx: EntryContext): boolean {
+  const label = input.element_label;
+  if (label === undefined) {
+    if (input.count === 1) return true;
+    report(ctx, ['count'], `${input.count} elements need element_label to tell them apart`);
+    return false;
+  }
+  let ok = labelNameOk(label.name, ctx);
+  if (label.values.length !== input.count) {
+    report(ctx, ['element_label', 'values'], `${label.values.length} values for count ${input.count}; give one value per element`);
+    ok = false;
+  }
+  label.values.forEach((value, i) => {
+    if (label.values.indexOf(value) === i) return;
+    report(ctx, ['element_label', 'values', i], `value ${JSON.stringify(value)} appears twice`);
+    ok = false;
+  });
+  return ok;
+}
+
+function labelNameOk(name: string, ctx: EntryContext): boolean {
+  if (name.startsWith('__')) {
+    report(ctx, ['element_label', 'name'], `label names starting with __ are reserved by Prometheus, got ${JSON.stringify(name)}`);
+    return false;
+  }
+  if (TAKEN_LABELS.has(name)) {
+    report(ctx, ['element_label', 'name'], `the collector already labels pcpu series with ${name}; choose another name`);
+    return false;
+  }
+  return true;
+}

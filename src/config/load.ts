@@ -1,0 +1,186 @@
+/**
+ * Loading a config: read the file, merge its preset, check every entry and
+ * return the normalised `Config` of `types.ts`, or throw one ConfigErrors
+ * holding every problem found (each located by file, line, column and key).
+ * This module only orchestrates; YAML is `source.ts`, the key shapes are
+ * `schema.ts`, the cross-key rules `entries.ts`, the names `names.ts`.
+ */
+import { dirname, resolve } from 'node:path';
+import type { z } from 'zod';
+import { ConfigError, ConfigErrors } from '../errors.js';
+import type { FileDraft, SectionName } from './document.js';
+import { readFileDraft, SECTIONS } from './document.js';
+import type { EntryContext } from './entries.js';
+import { normaliseCounter, normaliseDpcpu, normalisePcpu, normaliseVariable } from './entries.js';
+import { parseAt } from './issues.js';
+import type { Layout } from './layouts.js';
+import { mergeLayouts } from './layouts.js';
+import { counterMetricNames, NameClaims, plainMetricName } from './names.js';
+import { defaultPresetsDir, knownPresets, presetFile } from './presets.js';
+import { counterSchema, dpcpuSchema, kvmSchema, pcpuSchema, variableSchema } from './schema.js';
+import { ConfigSource, readConfigText } from './source.js';
+import type {
+  BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, MetricKind, PcpuEntry, ProcessesConfig, VariableEntry,
+} from './types.js';
+
+export interface LoadOptions {
+  /** Folder of `<name>.yml` presets; the package's `config/presets` by default. */
+  readonly presetsDir?: string;
+}
+
+const DEFAULT_BREAKDOWN: BreakdownConfig = { enabled: false, maxSeries: 100 };
+
+export function loadConfig(path: string, options: LoadOptions = {}): Config {
+  return parseConfig(readOrReport(path), path, options);
+}
+
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
+  const errors: ConfigError[] = [];
+  const user = readFileDraft(ConfigSource.parse(text, file), 'config', errors);
+  const preset = user.preset === undefined ? undefined : readPreset(user, user.preset, options, errors);
+  const files = preset === undefined ? [user] : [preset, user];
+  const layouts = mergeLayouts(...files.map((draft) => draft.layouts));
+  const sections = normaliseSections(files, layouts, errors);
+  if (errors.length > 0) throw new ConfigErrors(ordered(errors, user));
+  return {
+    file: resolve(file),
+    kvm: resolveKvm(user, file),
+    collectors: Object.assign({}, ...files.map((draft) => draft.collectors)),
+    ...sections,
+    processes: mergeProcesses(files),
+  };
+}
+
+function readOrReport(path: string): string {
+  try {
+    return readConfigText(path);
+  } catch (cause) {
+    if (cause instanceof ConfigErrors) throw cause;
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw new ConfigErrors([new ConfigError(path, undefined, undefined, undefined, `cannot read the file: ${detail}`)]);
+  }
+}
+
+function readPreset(user: FileDraft, name: string, options: LoadOptions, errors: ConfigError[]): FileDraft | undefined {
+  const dir = options.presetsDir ?? defaultPresetsDir();
+  const known = dir === undefined ? [] : knownPresets(dir);
+  if (dir === undefined || !known.includes(name)) {
+    const listed = known.length > 0 ? known.join(', ') : `none found in ${dir ?? 'the package (no package.json above this module)'}`;
+    errors.push(user.source.error(['preset'], `unknown preset ${JSON.stringify(name)}; known presets: ${listed}`));
+    return undefined;
+  }
+  try {
+    const file = presetFile(dir, name);
+    return readFileDraft(ConfigSource.parse(readConfigText(file), file), 'preset', errors);
+  } catch (cause) {
+    if (!(cause instanceof ConfigErrors)) throw cause;
+    errors.push(...cause.errors);
+    return undefined;
+  }
+}
+
+/**
+ * Errors in reading order: the config file's first (with a note at `preset:`
+ * when the preset has problems of its own), then the preset file's.
+ */
+function ordered(errors: readonly ConfigError[], user: FileDraft): ConfigError[] {
+  const elsewhere = errors.filter((error) => error.file !== user.source.file);
+  const all = elsewhere.length === 0 ? [...errors] : [...errors, presetSummary(elsewhere, user)];
+  const rank = (error: ConfigError) => [error.file === user.source.file ? 0 : 1, error.line ?? 0, error.column ?? 0];
+  return all
+    .map((error, index) => ({ error, key: [...rank(error), index] }))
+    .sort((a, b) => compareKeys(a.key, b.key))
+    .map(({ error }) => error);
+}
+
+function presetSummary(presetErrors: readonly ConfigError[], user: FileDraft): ConfigError {
+  const count = presetErrors.length;
+  const file = presetErrors[0]!.file;
+  const problem = `preset ${JSON.stringify(user.preset)} is invalid: ${count} problem${count === 1 ? '' : 's'} in ${file}, listed below`;
+  return user.source.error(['preset'], problem);
+}
+
+function compareKeys(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+type Sections = { [S in SectionName]: EntryOf<S>[] };
+type EntryOf<S extends SectionName> = {
+  counters: CounterEntry;
+  variables: VariableEntry;
+  dpcpu: DpcpuEntry;
+  pcpu: PcpuEntry;
+}[S];
+
+/** How one section's raw entry becomes a checked entry, and the metric names it takes. */
+interface SectionRule<E extends { readonly type: MetricKind }> {
+  readonly schema: z.ZodType;
+  readonly normalise: (input: never, ctx: EntryContext) => E | undefined;
+  readonly names: (entry: E) => string[];
+}
+
+const SECTION_RULES: { [S in SectionName]: SectionRule<EntryOf<S>> } = {
+  counters: { schema: counterSchema, normalise: normaliseCounter, names: counterMetricNames },
+  variables: { schema: variableSchema, normalise: normaliseVariable, names: (entry) => [plainMetricName(entry)] },
+  dpcpu: { schema: dpcpuSchema, normalise: normaliseDpcpu, names: (entry) => [plainMetricName(entry)] },
+  pcpu: { schema: pcpuSchema, normalise: normalisePcpu, names: (entry) => [plainMetricName(entry)] },
+};
+
+/** Preset entries first, then the config file's; a clash of names is an error, not an override. */
+function normaliseSections(files: readonly FileDraft[], layouts: ReadonlyMap<string, Layout>, errors: ConfigError[]): Sections {
+  const sections: Sections = { counters: [], variables: [], dpcpu: [], pcpu: [] };
+  const claims = new NameClaims(errors);
+  for (const draft of files) {
+    for (const section of SECTIONS) {
+      draft.sections[section].forEach((raw, index) => {
+        const ctx: EntryContext = { source: draft.source, path: [section, index], layouts, errors };
+        const entry = normaliseEntry(SECTION_RULES[section] as SectionRule<EntryOf<typeof section>>, raw, ctx, claims);
+        if (entry) (sections[section] as EntryOf<typeof section>[]).push(entry);
+      });
+    }
+  }
+  return sections;
+}
+
+function normaliseEntry<E extends { readonly type: MetricKind }>(
+  rule: SectionRule<E>,
+  raw: unknown,
+  ctx: EntryContext,
+  claims: NameClaims,
+): E | undefined {
+  const input = parseAt(rule.schema, raw, ctx.path, ctx.source, ctx.errors);
+  const entry = input === undefined ? undefined : rule.normalise(input as never, ctx);
+  if (entry === undefined) return undefined;
+  return claims.claim(rule.names(entry), entry.type, ctx.source, ctx.path) ? entry : undefined;
+}
+
+/**
+ * `library` stays a bare soname for the dynamic linker's search unless it
+ * contains a '/'; file paths are resolved against the config file's folder.
+ */
+function resolveKvm(user: FileDraft, file: string): KvmConfig {
+  const kvm = user.kvm ?? kvmSchema.parse({});
+  const folder = dirname(resolve(file));
+  return {
+    library: kvm.library.includes('/') ? resolve(folder, kvm.library) : kvm.library,
+    execfile: kvm.execfile === null ? null : resolve(folder, kvm.execfile),
+    corefile: resolve(folder, kvm.corefile),
+  };
+}
+
+/** A breakdown key in the config file overrides the preset's, key by key. */
+function mergeProcesses(files: readonly FileDraft[]): ProcessesConfig {
+  const breakdown = (key: 'by_jail' | 'by_user' | 'by_command'): BreakdownConfig => {
+    let merged = DEFAULT_BREAKDOWN;
+    for (const draft of files) {
+      const given = draft.processes?.[key];
+      merged = {
+        enabled: given?.enabled ?? merged.enabled,
+        maxSeries: given?.max_series ?? merged.maxSeries,
+      };
+    }
+    return merged;
+  };
+  return { byJail: breakdown('by_jail'), byUser: breakdown('by_user'), byCommand: breakdown('by_command') };
+}
