@@ -138,3 +138,11 @@ export class UnknownCollectorError extends KvmExporterError {
     super(`${reason} collector: ${collector} (enabled collectors: ${valid.join(', ')})`);
   }
 }
+
+/** Read failures of individual config entries during one scrape; the other entries were still emitted. */
+export class EntryErrors extends KvmExporterError {
+  readonly code = 'ENTRY_ERRORS';
+  constructor(readonly failures: readonly { readonly key: string; readonly error: Error }[]) {
+    super(failures.map((f) => `${f.key}: ${f.error.message}`).join('; '));
+  }
+}

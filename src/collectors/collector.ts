@@ -10,7 +10,7 @@
  * that could be read has been emitted.
  */
 import type { CollectorName, Config } from '../config/types.js';
-import { KvmExporterError } from '../errors.js';
+import { EntryErrors } from '../errors.js';
 import type { MetricSink } from '../exposition/family.js';
 import type { CpuTopology, KvmSession } from '../kvm/index.js';
 
@@ -54,14 +54,6 @@ export interface CollectorFactory {
   /** One line for `--collector.<name>` help and the landing page. */
   readonly description: string;
   create(context: CollectorContext): Collector;
-}
-
-/** Read failures of individual entries during one scrape. */
-export class EntryErrors extends KvmExporterError {
-  readonly code = 'ENTRY_ERRORS';
-  constructor(readonly failures: readonly { readonly key: string; readonly error: Error }[]) {
-    super(failures.map((f) => `${f.key}: ${f.error.message}`).join('; '));
-  }
 }
 
 /** Collects per-entry failures during an update and throws them at the end. */

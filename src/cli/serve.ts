@@ -1,0 +1,86 @@
+/**
+ * `kvm_exporter serve`: open the kernel, drop privileges if asked, serve
+ * /metrics, reload the config on SIGHUP (keeping the old one if the new one
+ * is invalid) and shut down cleanly on SIGTERM or SIGINT: in-flight scrapes
+ * finish, the kernel handle is closed, exit 0 within 5 seconds.
+ */
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { Exporter } from '../exporter/exporter.js';
+import { SelfMetrics } from '../exposition/self-metrics.js';
+import { startServer } from '../http/server.js';
+import { createLogger, type Logger } from '../log.js';
+import { REVISION, VERSION } from '../version.js';
+import { enabledCollectors, type Flags } from './flags.js';
+import { dropPrivileges, parseRunAs, warnIfRoot } from './privileges.js';
+import { loadRunConfig, withKvmFlags } from './run-config.js';
+
+/** How long shutdown waits for in-flight scrapes before closing connections. */
+const SHUTDOWN_GRACE_MS = 4_000;
+
+export interface ServeHooks {
+  /** Runs after the server listens (the demo starts its simulated activity here). */
+  readonly onListening?: (addresses: readonly string[]) => void;
+  /** Runs at shutdown, before the process exits. */
+  readonly onShutdown?: () => void;
+  readonly defaultConfigFile?: string;
+}
+
+export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<number> {
+  const logger = createLogger({ level: flags.logLevel, format: flags.logFormat });
+  const config = loadRunConfig(flags, hooks.defaultConfigFile);
+  if (!config) return 1;
+  const runas = flags.runas === undefined ? undefined : parseRunAs(flags.runas);
+  const selfMetrics = new SelfMetrics({ version: VERSION, revision: REVISION }, { defaultMetrics: !flags.disableExporterMetrics });
+  const exporter = new Exporter({
+    config,
+    enabled: enabledCollectors(flags, config.collectors),
+    logger,
+    selfMetrics: () => selfMetrics.families(),
+  });
+  if (runas) dropPrivileges(runas, logger);
+  else warnIfRoot(logger);
+  const server = await startServer({
+    source: exporter,
+    telemetryPath: flags.telemetryPath,
+    listenAddresses: flags.listenAddresses,
+    maxRequests: flags.maxRequests,
+    timeoutOffsetSeconds: flags.timeoutOffsetSeconds,
+    ...(flags.webConfigFile !== undefined && { webConfigFile: flags.webConfigFile }),
+    logger,
+    info: { version: VERSION, revision: REVISION },
+  });
+  logger.info('listening', { addresses: server.addresses.join(','), telemetry_path: flags.telemetryPath, config: config.file });
+  hooks.onListening?.(server.addresses);
+
+  process.on('SIGHUP', () => void reload(flags, config.file, exporter, selfMetrics, logger));
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info('shutting down', { signal });
+  const force = setTimeout(() => {
+    logger.error('shutdown took too long; exiting');
+    process.exit(1);
+  }, SHUTDOWN_GRACE_MS + 1_000).unref();
+  await server.close();
+  await exporter.close();
+  hooks.onShutdown?.();
+  clearTimeout(force);
+  logger.info('stopped');
+  return 0;
+}
+
+async function reload(flags: Flags, file: string, exporter: Exporter, selfMetrics: SelfMetrics, logger: Logger): Promise<void> {
+  let config: Config;
+  try {
+    config = withKvmFlags(loadConfig(file), flags);
+  } catch (error) {
+    selfMetrics.recordConfigReload(false);
+    logger.error('config reload failed; keeping the running config', { file, err: (error as Error).message });
+    return;
+  }
+  await exporter.reload(config, enabledCollectors(flags, config.collectors));
+  selfMetrics.recordConfigReload(true);
+  logger.info('config reloaded', { file });
+}
