@@ -18,7 +18,7 @@ import type { CounterEntry, MetricKind } from '../config/types.js';
 import type { MetricFamily, MetricSink, Series } from '../exposition/family.js';
 import { counterU64Fetch, readZpcpu, readZpcpuSpan, type KvmSession } from '../kvm/index.js';
 import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
-import { elementStem, metricName, perCpuMetricName } from './names.js';
+import { metricName } from '../config/names.js';
 
 /** The per-CPU copies of handles in one page share a kvm_read_zpcpu call. */
 const SPAN_PAGE = 4096n;
@@ -198,7 +198,7 @@ function resolveEntry(session: KvmSession, entry: CounterEntry): Resolved {
   try {
     const located = locateHandles(session, entry);
     const counters = located.map(({ element, handle, source }) => {
-      const stem = element === undefined ? entry.name : elementStem(entry.name, element);
+      const stem = element === undefined ? entry.name : `${entry.name}_${element}`;
       probeHandle(session, handle, source);
       return makeCounter(entry, element === undefined ? key : `${key} ${element}`, stem, source, handle);
     });
@@ -263,7 +263,7 @@ function makeCounter(entry: CounterEntry, key: string, stem: string, source: str
   const signed = entry.type !== 'counter';
   const sum = { name: metricName(stem, entry.type), help: `${lead}counter(9) ${source}, sum over CPUs`, type: entry.type };
   const percpu = entry.perCpu
-    ? { name: perCpuMetricName(stem, entry.type), help: `${lead}counter(9) ${source}, per CPU`, type: entry.type }
+    ? { name: metricName(`${stem}_percpu`, entry.type), help: `${lead}counter(9) ${source}, per CPU`, type: entry.type }
     : undefined;
   return { key, source, handle, perCpu: entry.perCpu, signed, sum, ...(percpu && { percpu }) };
 }

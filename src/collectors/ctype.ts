@@ -1,17 +1,13 @@
 /**
- * C scalar types of kernel variables on LP64 (amd64, arm64): their widths
- * and how to turn their bytes into a metric value. 64-bit values above 2^53
+ * How the bytes of a kernel variable of a given C type (widths in
+ * config/ctypes.ts) become a metric value. 64-bit values above 2^53
  * are rounded to the nearest float64, as every Prometheus sample is.
  */
+import { CTYPE_BYTES } from '../config/ctypes.js';
 import type { CType } from '../config/types.js';
 
-const WIDTH: Readonly<Record<CType, number>> = {
-  int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4,
-  int64: 8, uint64: 8, long: 8, ulong: 8, pointer: 8,
-};
-
 export function ctypeWidth(ctype: CType): number {
-  return WIDTH[ctype];
+  return CTYPE_BYTES[ctype];
 }
 
 /** Decodes a little-endian value of `ctype` at `offset` in `buf`. */

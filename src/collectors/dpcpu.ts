@@ -9,7 +9,7 @@ import type { MetricSink, Series } from '../exposition/family.js';
 import { readDpcpu, type KvmSession } from '../kvm/index.js';
 import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { ctypeWidth, decodeCType } from './ctype.js';
-import { metricName } from './names.js';
+import { metricName } from '../config/names.js';
 
 interface DpcpuVariable {
   readonly entry: DpcpuEntry;

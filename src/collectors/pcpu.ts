@@ -9,7 +9,7 @@ import type { MetricSink, Series } from '../exposition/family.js';
 import { PCPU_SIZE, getPcpu, type KvmSession } from '../kvm/index.js';
 import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { ctypeWidth, decodeCType } from './ctype.js';
-import { metricName } from './names.js';
+import { metricName } from '../config/names.js';
 
 interface PcpuField {
   readonly entry: PcpuEntry;

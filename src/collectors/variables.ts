@@ -7,7 +7,7 @@ import type { MetricSink } from '../exposition/family.js';
 import type { KvmSession } from '../kvm/index.js';
 import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { ctypeWidth, decodeCType } from './ctype.js';
-import { metricName } from './names.js';
+import { metricName } from '../config/names.js';
 
 interface Variable {
   readonly entry: VariableEntry;
