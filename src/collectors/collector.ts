@@ -68,3 +68,13 @@ export class FailureList {
     if (this.failures.length > 0) throw new EntryErrors(this.failures);
   }
 }
+
+/**
+ * Names a config entry's kernel source as the kernel spells it: `vm_cnt.v_swtch`
+ * for a layout field (the config's `vmmeter.v_swtch` reference), `hz+8` for a
+ * raw offset, `hz` at offset 0.
+ */
+export function describeSource(symbol: string, field: string | undefined, offset: number): string {
+  if (field !== undefined) return `${symbol}.${field.slice(field.indexOf('.') + 1)}`;
+  return offset === 0 ? symbol : `${symbol}+${offset}`;
+}

@@ -17,7 +17,7 @@
 import type { CounterEntry, MetricKind } from '../config/types.js';
 import type { MetricFamily, MetricSink, Series } from '../exposition/family.js';
 import { counterU64Fetch, readZpcpu, readZpcpuSpan, type KvmSession } from '../kvm/index.js';
-import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { FailureList, describeSource as describeField, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { metricName } from '../config/names.js';
 
 /** The per-CPU copies of handles in one page share a kvm_read_zpcpu call. */
@@ -274,12 +274,8 @@ function describeSource(entry: CounterEntry): string {
     case 'address':
       return `handle 0x${source.handle.toString(16)}`;
     case 'symbol':
-      return source.field ? `${source.symbol}.${source.field}` : offsetSource(source.symbol, source.offset);
+      return describeField(source.symbol, source.field, source.offset);
     case 'array':
-      return offsetSource(source.symbol, source.offset);
+      return describeField(source.symbol, undefined, source.offset);
   }
-}
-
-function offsetSource(symbol: string, offset: number): string {
-  return offset === 0 ? symbol : `${symbol}+${offset}`;
 }

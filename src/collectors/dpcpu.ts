@@ -7,7 +7,7 @@
 import type { DpcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { readDpcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { FailureList, describeSource, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { ctypeWidth, decodeCType } from './ctype.js';
 import { metricName } from '../config/names.js';
 
@@ -25,7 +25,7 @@ export const dpcpuCollector: CollectorFactory = {
     const variables: DpcpuVariable[] = [];
     const entries: EntryReport[] = [];
     for (const entry of config.dpcpu) {
-      const source = `DPCPU ${entry.field ? `${entry.symbol}.${entry.field}` : entry.symbol}`;
+      const source = `DPCPU ${describeSource(entry.symbol, entry.field, entry.offset)}`;
       const name = metricName(entry.name, entry.type);
       try {
         readDpcpu(session, entry.symbol, entry.offset, ctypeWidth(entry.ctype), [0]);

@@ -7,7 +7,7 @@
 import type { PcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { PCPU_SIZE, getPcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { FailureList, describeSource, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { ctypeWidth, decodeCType } from './ctype.js';
 import { metricName } from '../config/names.js';
 
@@ -28,7 +28,7 @@ export const pcpuCollector: CollectorFactory = {
     const fields: PcpuField[] = [];
     const entries: EntryReport[] = [];
     for (const entry of config.pcpu) {
-      const source = `struct pcpu ${entry.field ?? `+${entry.offset}`}`;
+      const source = describeSource('struct pcpu', entry.field, entry.offset);
       const name = metricName(entry.name, entry.type);
       try {
         const factor = entry.scale / divisor(session, entry);

@@ -5,7 +5,7 @@
 import type { VariableEntry } from '../config/types.js';
 import type { MetricSink } from '../exposition/family.js';
 import type { KvmSession } from '../kvm/index.js';
-import { FailureList, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { FailureList, describeSource, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { ctypeWidth, decodeCType } from './ctype.js';
 import { metricName } from '../config/names.js';
 
@@ -24,7 +24,7 @@ export const variablesCollector: CollectorFactory = {
     const variables: Variable[] = [];
     const entries: EntryReport[] = [];
     for (const entry of config.variables) {
-      const source = entry.field ? `${entry.symbol}.${entry.field}` : entry.symbol;
+      const source = describeSource(entry.symbol, entry.field, entry.offset);
       const name = metricName(entry.name, entry.type);
       try {
         const address = session.lookup(entry.symbol).address + BigInt(entry.offset);
