@@ -1,0 +1,331 @@
+/**
+ * buildFreeBsdKernel: a simulated FreeBSD 13+ amd64 kernel image with the
+ * variables kvm_exporter reads and libkvm's per-CPU machinery needs:
+ *
+ * - mp_maxcpus, mp_ncpus, mp_maxid, cpuid_to_pcpu[], __pcpu, dpcpu_off[]
+ *   (sys/kern/subr_smp.c, subr_pcpu.c), one struct pcpu per CPU id with
+ *   pc_cpuid, pc_cp_time, pc_switchtime, pc_dynamic and pc_prvspace;
+ * - counter(9) data: vm_cnt (struct vmmeter, 13.0 layout), the VNET arrays
+ *   udpstat and ipstat inside set_vnet with vnet0, the global sfstat, and
+ *   the static pqstate_commit_retries and object_collapses;
+ * - the DPCPU variable pcputicks (kern_clock.c) inside set_pcpu;
+ * - hz, stathz, ticks, nprocs, averunnable and the process table.
+ *
+ * Present CPU ids may be sparse; every id up to mp_maxid has a struct pcpu
+ * and a DPCPU area, and absent ones are NULL in cpuid_to_pcpu and 0 in
+ * dpcpu_off, as after pcpu_destroy(). The manifest (<image>.json) lists
+ * every symbol and counter handle.
+ */
+import { type CounterLayout, CounterSlabs, ImageBuilder } from './builder.js';
+import { CPUSTATES, FSCALE, Loadavg, NType, PCPU_SIZE, PAGE_SIZE, Pcpu, VNET_MAGIC_N, Vnet, hex, u64 } from './format.js';
+import { type KinfoProcess, encodeProcesses, recordCount } from './kinfo.js';
+import {
+  CPU_TICK_FREQUENCY,
+  HZ,
+  IPSTAT_FIELDS,
+  Kva,
+  SFSTAT_FIELDS,
+  STATHZ,
+  STATIC_COUNTERS,
+  UDPSTAT_FIELDS,
+  VMMETER_COUNTERS,
+  VMMETER_SIZE,
+  VMMETER_UINTS,
+  VMMETER_UINTS_OFFSET,
+} from './kernel-layout.js';
+import {
+  type KernelManifest,
+  type ManifestCounter,
+  plantedCounterValue,
+  plantedCpTime,
+  plantedPcputicks,
+  writeManifest,
+} from './manifest.js';
+import { generateProcesses } from './process-table.js';
+
+export interface ExtraCounters {
+  count: number;
+  layout: CounterLayout;
+  /** For "scattered": how many slabs to spread them over (default 64). */
+  slabs?: number;
+}
+
+export interface FreeBsdKernelSpec {
+  /** Present CPU ids, sparse allowed (default [0, 1, 2, 3]). */
+  cpus?: readonly number[];
+  /** MAXCPU (default 256, as amd64 13.x). */
+  mpMaxcpus?: number;
+  /** Running kernel (default) or crash dump semantics. */
+  live?: boolean;
+  /** The process table (default: generateProcesses for the CPUs). */
+  processes?: readonly KinfoProcess[];
+  /** Records the process area holds (default: 4x the table, at least 1024). */
+  procCapacity?: number;
+  /** N more counters in kvmsim_extra_counters[], for benchmarks. */
+  extraCounters?: ExtraCounters;
+  /** Load averages (default 0.42, 0.37, 0.30). */
+  loadavg?: readonly [number, number, number];
+}
+
+/** The kernel variables, with their C sizes and whether they are initialised (.data) or not (.bss). */
+interface Variable {
+  name: string;
+  size: number;
+  data: boolean;
+  /** File-local (static) symbols have no N_EXT. */
+  local?: boolean;
+}
+
+interface Layout {
+  spec: Required<Omit<FreeBsdKernelSpec, 'extraCounters' | 'processes'>> & {
+    extraCounters: ExtraCounters | undefined;
+    processes: readonly KinfoProcess[];
+  };
+  maxid: number;
+  builder: ImageBuilder;
+  counters: ManifestCounter[];
+  dpcpuAreas: Map<number, bigint>;
+  vnetDataBase: bigint;
+}
+
+const SET_PCPU_ENTRIES: ReadonlyArray<readonly [string, number]> = [['pcpu_entry_pcputicks', 4]];
+const SET_VNET_ENTRIES: ReadonlyArray<readonly [string, number]> = [
+  ['vnet_entry_udpstat', UDPSTAT_FIELDS.length * 8],
+  ['vnet_entry_ipstat', IPSTAT_FIELDS.length * 8],
+];
+
+function variables(maxcpus: number, extra: number): Variable[] {
+  return [
+    { name: 'mp_maxcpus', size: 4, data: true },
+    { name: 'nprocs', size: 4, data: true },
+    { name: 'averunnable', size: Loadavg.size, data: true },
+    { name: 'vm_cnt', size: VMMETER_SIZE, data: true },
+    { name: 'pqstate_commit_retries', size: 8, data: true, local: true },
+    { name: 'object_collapses', size: 8, data: true, local: true },
+    { name: 'mp_ncpus', size: 4, data: false },
+    { name: 'mp_maxid', size: 4, data: false },
+    { name: 'hz', size: 4, data: false },
+    { name: 'stathz', size: 4, data: false },
+    { name: 'ticks', size: 4, data: false },
+    { name: 'nprocs_records', size: 4, data: false },
+    { name: '__pcpu', size: 8, data: false },
+    { name: 'vnet0', size: 8, data: false },
+    { name: 'cpuid_to_pcpu', size: 8 * maxcpus, data: false },
+    { name: 'dpcpu_off', size: 8 * maxcpus, data: false },
+    { name: 'sfstat', size: SFSTAT_FIELDS.length * 8, data: false },
+    ...(extra > 0 ? [{ name: 'kvmsim_extra_counters', size: 8 * extra, data: false }] : []),
+  ];
+}
+
+function nTypeOf(v: Variable): number {
+  return (v.data ? NType.DATA : NType.BSS) | (v.local === true ? 0 : NType.EXT);
+}
+
+/** Lays .data then .bss out from Kva.data, 8-byte aligned, .bss starting on the next page. */
+function placeVariables(b: ImageBuilder, vars: Variable[]): void {
+  let at = 0;
+  const dataVars = vars.filter((v) => v.data);
+  const bssVars = vars.filter((v) => !v.data);
+  for (const v of dataVars) {
+    b.addSymbol(v.name, Kva.data + BigInt(at), v.size, nTypeOf(v));
+    at += Math.ceil(v.size / 8) * 8;
+  }
+  const dataSize = Math.ceil(at / PAGE_SIZE) * PAGE_SIZE;
+  b.addSegment('kernel .data', Kva.data, dataSize);
+  at = dataSize;
+  for (const v of bssVars) {
+    b.addSymbol(v.name, Kva.data + BigInt(at), v.size, nTypeOf(v));
+    at += Math.ceil(v.size / 8) * 8;
+  }
+  b.addSegment('kernel .bss', Kva.data + BigInt(dataSize), at - dataSize);
+}
+
+/** A linker set: __start_set_X, the entries, __stop_set_X; returns [start, stop). */
+function placeLinkerSet(b: ImageBuilder, set: string, base: bigint, entries: ReadonlyArray<readonly [string, number]>): [bigint, bigint] {
+  let at = 0;
+  for (const [name, size] of entries) {
+    b.addSymbol(name, base + BigInt(at), size, NType.DATA | NType.EXT);
+    at += Math.ceil(size / 8) * 8;
+  }
+  b.addSegment(`linker set ${set}`, base, at);
+  b.addSymbol(`__start_${set}`, base, 0, NType.DATA | NType.EXT);
+  b.addSymbol(`__stop_${set}`, base + BigInt(at), 0, NType.DATA | NType.EXT);
+  return [base, base + BigInt(at)];
+}
+
+function addr(b: ImageBuilder, name: string): bigint {
+  return b.symbol(name).value;
+}
+
+function pcpuAddress(cpu: number): bigint {
+  return Kva.pcpu + BigInt(PCPU_SIZE * cpu);
+}
+
+/** Every CPU id's struct pcpu and DPCPU area; present ones become visible later. */
+function placePerCpu(l: Layout, dpcpuStart: bigint, dpcpuStop: bigint): void {
+  const b = l.builder;
+  b.addSegment('struct pcpu array', Kva.pcpu, PCPU_SIZE * (l.maxid + 1));
+  const template = b.view(dpcpuStart, Number(dpcpuStop - dpcpuStart));
+  for (let cpu = 0; cpu <= l.maxid; cpu++) {
+    const area = Kva.dpcpuAreas + Kva.dpcpuStride * BigInt(cpu);
+    b.addSegment(`DPCPU area of CPU ${cpu}`, area, PAGE_SIZE);
+    b.writeBytes(area, template);
+    l.dpcpuAreas.set(cpu, area);
+    const pc = pcpuAddress(cpu);
+    b.writeU32(pc + BigInt(Pcpu.cpuid), cpu);
+    b.writeU64(pc + BigInt(Pcpu.dynamic), u64(area - dpcpuStart));
+    b.writeU64(pc + BigInt(Pcpu.prvspace), pc);
+  }
+}
+
+/** Makes the present CPUs visible and plants their per-CPU values. */
+function bringCpusUp(l: Layout, dpcpuStart: bigint): void {
+  const b = l.builder;
+  for (const cpu of l.spec.cpus) {
+    const pc = pcpuAddress(cpu);
+    const area = l.dpcpuAreas.get(cpu) as bigint;
+    b.writeU64(addr(b, 'cpuid_to_pcpu') + BigInt(8 * cpu), pc);
+    b.writeU64(addr(b, 'dpcpu_off') + BigInt(8 * cpu), u64(area - dpcpuStart));
+    for (let mode = 0; mode < CPUSTATES; mode++) b.writeU64(pc + BigInt(Pcpu.cpTime + 8 * mode), plantedCpTime(cpu, mode));
+    b.writeU64(pc + BigInt(Pcpu.switchtime), BigInt(CPU_TICK_FREQUENCY) * 3600n + BigInt(cpu) * 977n);
+    b.writeI32(addr(b, 'pcpu_entry_pcputicks') - dpcpuStart + area, plantedPcputicks(cpu));
+  }
+}
+
+function placeVnet(l: Layout, start: bigint, stop: bigint): void {
+  const b = l.builder;
+  b.addSegment('struct vnet of vnet0', Kva.vnet0, Vnet.size);
+  b.addSegment('vnet0 data area', Kva.vnet0Data, Number(stop - start));
+  l.vnetDataBase = u64(Kva.vnet0Data - start);
+  b.writeU32(Kva.vnet0 + BigInt(Vnet.magicN), VNET_MAGIC_N);
+  b.writeU64(Kva.vnet0 + BigInt(Vnet.dataBase), l.vnetDataBase);
+  b.writeU64(addr(b, 'vnet0'), Kva.vnet0);
+}
+
+/** Allocates handles, stores each at its holder address, and plants values on present CPUs. */
+function allocateCounters(l: Layout, slabs: CounterSlabs, names: string[], holders: bigint[], layout: CounterLayout, maxSlabs?: number): void {
+  const handles = slabs.allocate(names.length, layout, maxSlabs);
+  names.forEach((name, i) => {
+    const handle = handles[i] as bigint;
+    const holder = holders[i] as bigint;
+    const index = l.counters.length;
+    l.builder.writeU64(holder, handle);
+    for (const cpu of l.spec.cpus) {
+      l.builder.writeU64(u64(Kva.pcpu + handle + BigInt(PCPU_SIZE * cpu)), plantedCounterValue(index, cpu));
+    }
+    l.counters.push({ name, index, handle: hex(handle), holder: hex(holder) });
+  });
+}
+
+function arrayHolders(base: bigint, n: number): bigint[] {
+  return Array.from({ length: n }, (_, i) => base + BigInt(8 * i));
+}
+
+function placeCounters(l: Layout): CounterSlabs {
+  const b = l.builder;
+  const slabs = new CounterSlabs(b, { pcpuBase: Kva.pcpu, cpuSlots: l.maxid + 1, firstOffset: Kva.firstCounterSlab });
+  const inVnet0 = (sym: string): bigint => u64(l.vnetDataBase + addr(b, sym));
+  const groups: Array<[string, readonly string[], bigint]> = [
+    ['vm_cnt', VMMETER_COUNTERS, addr(b, 'vm_cnt')],
+    ['udpstat', UDPSTAT_FIELDS, inVnet0('vnet_entry_udpstat')],
+    ['ipstat', IPSTAT_FIELDS, inVnet0('vnet_entry_ipstat')],
+    ['sfstat', SFSTAT_FIELDS, addr(b, 'sfstat')],
+  ];
+  for (const [struct, fields, base] of groups) {
+    allocateCounters(l, slabs, fields.map((f) => `${struct}.${f}`), arrayHolders(base, fields.length), 'clustered');
+  }
+  allocateCounters(l, slabs, [...STATIC_COUNTERS], STATIC_COUNTERS.map((s) => addr(b, s)), 'clustered');
+  const extra = l.spec.extraCounters;
+  if (extra !== undefined && extra.count > 0) {
+    const names = Array.from({ length: extra.count }, (_, i) => `extra.${i}`);
+    allocateCounters(l, slabs, names, arrayHolders(addr(b, 'kvmsim_extra_counters'), extra.count), extra.layout, extra.slabs);
+  }
+  return slabs;
+}
+
+function writeScalars(l: Layout): void {
+  const b = l.builder;
+  const s = l.spec;
+  b.writeI32(addr(b, 'mp_maxcpus'), s.mpMaxcpus);
+  b.writeI32(addr(b, 'mp_ncpus'), s.cpus.length);
+  b.writeU32(addr(b, 'mp_maxid'), l.maxid);
+  b.writeU64(addr(b, '__pcpu'), Kva.pcpu);
+  b.writeI32(addr(b, 'hz'), HZ);
+  b.writeI32(addr(b, 'stathz'), STATHZ);
+  b.writeI32(addr(b, 'ticks'), 3_600_000);
+  const vmcnt = addr(b, 'vm_cnt');
+  VMMETER_UINTS.forEach(([, value], i) => b.writeU32(vmcnt + BigInt(VMMETER_UINTS_OFFSET + 4 * i), value));
+  const la = addr(b, 'averunnable');
+  s.loadavg.forEach((v, i) => b.writeU32(la + BigInt(4 * i), Math.round(v * FSCALE)));
+  b.writeU64(la + BigInt(Loadavg.fscale), BigInt(FSCALE));
+  b.writeI32(addr(b, 'nprocs'), s.processes.length);
+  b.writeU32(addr(b, 'nprocs_records'), recordCount(s.processes));
+  b.setProcessRecords(encodeProcesses(s.processes));
+}
+
+function resolveSpec(spec: FreeBsdKernelSpec): Layout['spec'] {
+  const cpus = [...(spec.cpus ?? [0, 1, 2, 3])].sort((a, b) => a - b);
+  const mpMaxcpus = spec.mpMaxcpus ?? 256;
+  if (cpus.length === 0) throw new RangeError('a simulated kernel needs at least one CPU');
+  if (new Set(cpus).size !== cpus.length) throw new RangeError(`CPU ids ${cpus.join(',')} repeat an id`);
+  const bad = cpus.find((c) => !Number.isInteger(c) || c < 0 || c >= mpMaxcpus);
+  if (bad !== undefined) throw new RangeError(`CPU id ${bad} is outside 0..${mpMaxcpus - 1} (mp_maxcpus ${mpMaxcpus})`);
+  const processes = spec.processes ?? generateProcesses({ cpus: cpus.length });
+  const records = recordCount(processes);
+  return {
+    cpus,
+    mpMaxcpus,
+    live: spec.live ?? true,
+    processes,
+    procCapacity: spec.procCapacity ?? Math.max(1024, 4 * records),
+    extraCounters: spec.extraCounters,
+    loadavg: spec.loadavg ?? [0.42, 0.37, 0.3],
+  };
+}
+
+function manifestOf(path: string, l: Layout, slabs: CounterSlabs, dpcpu: [bigint, bigint], vnet: [bigint, bigint]): KernelManifest {
+  const b = l.builder;
+  const ids = Array.from({ length: l.maxid + 1 }, (_, i) => i);
+  return {
+    format: 'kvmsim-manifest-1',
+    image: path,
+    live: l.spec.live,
+    cpus: [...l.spec.cpus],
+    mpMaxcpus: l.spec.mpMaxcpus,
+    mpMaxid: l.maxid,
+    pcpuBase: hex(Kva.pcpu),
+    pcpu: Object.fromEntries(ids.map((c) => [String(c), hex(pcpuAddress(c))])),
+    dpcpu: {
+      start: hex(dpcpu[0]),
+      stop: hex(dpcpu[1]),
+      areas: Object.fromEntries(ids.map((c) => [String(c), hex(l.dpcpuAreas.get(c) as bigint)])),
+    },
+    vnet: { vnet0: hex(Kva.vnet0), dataBase: hex(l.vnetDataBase), start: hex(vnet[0]), stop: hex(vnet[1]) },
+    symbols: Object.fromEntries(b.allSymbols().map((s) => [s.name, { address: hex(s.value), size: s.size, nType: s.nType }])),
+    counters: l.counters,
+    counterSlabs: slabs.slabs,
+    processes: l.spec.processes.length,
+    threads: recordCount(l.spec.processes),
+    procCapacity: l.spec.procCapacity,
+  };
+}
+
+/** Builds the kernel, writes <path>, <path>.ctl and <path>.json, and returns the manifest. */
+export function buildFreeBsdKernel(path: string, spec: FreeBsdKernelSpec = {}): KernelManifest {
+  const resolved = resolveSpec(spec);
+  const maxid = Math.max(...resolved.cpus);
+  const builder = new ImageBuilder({ live: resolved.live, procCapacity: resolved.procCapacity });
+  const l: Layout = { spec: resolved, maxid, builder, counters: [], dpcpuAreas: new Map(), vnetDataBase: 0n };
+  placeVariables(builder, variables(resolved.mpMaxcpus, resolved.extraCounters?.count ?? 0));
+  const dpcpu = placeLinkerSet(builder, 'set_pcpu', Kva.setPcpu, SET_PCPU_ENTRIES);
+  const vnet = placeLinkerSet(builder, 'set_vnet', Kva.setVnet, SET_VNET_ENTRIES);
+  placeVnet(l, vnet[0], vnet[1]);
+  placePerCpu(l, dpcpu[0], dpcpu[1]);
+  bringCpusUp(l, dpcpu[0]);
+  const slabs = placeCounters(l);
+  writeScalars(l);
+  builder.write(path);
+  const manifest = manifestOf(path, l, slabs, dpcpu, vnet);
+  writeManifest(path, manifest);
+  return manifest;
+}

@@ -1,0 +1,88 @@
+/**
+ * What the simulated FreeBSD 13+ amd64 kernel holds and where: the field
+ * names of the counter(9) structs it exports (sys/sys/vmmeter.h,
+ * sys/netinet/udp_var.h, sys/netinet/ip_var.h, sys/sys/sf_buf.h) and the
+ * kernel virtual addresses of its regions. The numbers mirror the facts in
+ * /work/shared/docs/freebsd-libkvm-facts.md; the addresses are plausible
+ * amd64 KVAs (kernel image at 0xffffffff8..., direct map at 0xfffff8...,
+ * kmem at 0xfffffe...), chosen so that no two regions can overlap.
+ */
+
+/** struct vmmeter's 36 counter_u64_t fields in 13.0 order (sizeof 328). */
+export const VMMETER_COUNTERS = [
+  'v_swtch', 'v_trap', 'v_syscall', 'v_intr', 'v_soft', 'v_vm_faults',
+  'v_io_faults', 'v_cow_faults', 'v_cow_optim', 'v_zfod', 'v_ozfod', 'v_swapin',
+  'v_swapout', 'v_swappgsin', 'v_swappgsout', 'v_vnodein', 'v_vnodeout', 'v_vnodepgsin',
+  'v_vnodepgsout', 'v_intrans', 'v_reactivated', 'v_pdwakeups', 'v_pdpages', 'v_pdshortfalls',
+  'v_dfree', 'v_pfree', 'v_tfree', 'v_forks', 'v_vforks', 'v_rforks',
+  'v_kthreads', 'v_forkpages', 'v_vforkpages', 'v_rforkpages', 'v_kthreadpages', 'v_wire_count',
+] as const;
+
+/** struct vmmeter's u_int fields after the counters, with plausible values for 8 GiB. */
+export const VMMETER_UINTS: ReadonlyArray<readonly [string, number]> = [
+  ['v_page_size', 4096],
+  ['v_page_count', 2_031_616],
+  ['v_free_reserved', 12_711],
+  ['v_free_target', 43_137],
+  ['v_free_min', 12_711],
+  ['v_inactive_target', 64_705],
+  ['v_pageout_free_min', 34],
+  ['v_interrupt_free_min', 2],
+  ['v_free_severe', 6_727],
+];
+export const VMMETER_SIZE = 328;
+export const VMMETER_UINTS_OFFSET = 288;
+
+/** struct udpstat, 14 uint64_t fields. */
+export const UDPSTAT_FIELDS = [
+  'udps_ipackets', 'udps_hdrops', 'udps_badsum', 'udps_nosum', 'udps_badlen',
+  'udps_noport', 'udps_noportbcast', 'udps_fullsock', 'udpps_pcbcachemiss',
+  'udpps_pcbhashmiss', 'udps_opackets', 'udps_fastout', 'udps_noportmcast',
+  'udps_filtermcast',
+] as const;
+
+/** struct ipstat, 29 uint64_t fields. */
+export const IPSTAT_FIELDS = [
+  'ips_total', 'ips_badsum', 'ips_tooshort', 'ips_toosmall', 'ips_badhlen',
+  'ips_badlen', 'ips_fragments', 'ips_fragdropped', 'ips_fragtimeout', 'ips_forward',
+  'ips_fastforward', 'ips_cantforward', 'ips_redirectsent', 'ips_noproto', 'ips_delivered',
+  'ips_localout', 'ips_odropped', 'ips_reassembled', 'ips_fragmented', 'ips_ofragments',
+  'ips_cantfrag', 'ips_badoptions', 'ips_noroute', 'ips_badvers', 'ips_rawout',
+  'ips_toolong', 'ips_notmember', 'ips_nogif', 'ips_badaddr',
+] as const;
+
+/** struct sfstat, 11 uint64_t fields. */
+export const SFSTAT_FIELDS = [
+  'sf_syscalls', 'sf_noiocnt', 'sf_iocnt', 'sf_pages_read', 'sf_pages_valid',
+  'sf_rhpages_requested', 'sf_rhpages_read', 'sf_busy', 'sf_allocfail',
+  'sf_allocwait', 'sf_pages_bogus',
+] as const;
+
+/** Kernel virtual addresses of the regions. */
+export const Kva = {
+  /** The set_pcpu linker set (the DPCPU template). */
+  setPcpu: 0xffff_ffff_81a0_0000n,
+  /** The set_vnet linker set (the VNET template). */
+  setVnet: 0xffff_ffff_81b0_0000n,
+  /** .data, immediately followed by .bss. */
+  data: 0xffff_ffff_81c0_0000n,
+  /** vnet0's struct vnet and its data area, from malloc (direct map). */
+  vnet0: 0xffff_f800_03a0_0000n,
+  vnet0Data: 0xffff_f800_03b0_0000n,
+  /** Per-CPU DPCPU areas, one page each with a page between them. */
+  dpcpuAreas: 0xffff_fe00_0000_0000n,
+  dpcpuStride: 0x2000n,
+  /** The struct pcpu array (the value of __pcpu). */
+  pcpu: 0xffff_fe00_0100_0000n,
+  /** First counter(9) slab, as a handle offset from __pcpu (past 1024 struct pcpu). */
+  firstCounterSlab: 0x100_0000n,
+} as const;
+
+/** The two boot-time static counters (COUNTER_U64_DEFINE_EARLY, file-local symbols). */
+export const STATIC_COUNTERS = ['pqstate_commit_retries', 'object_collapses'] as const;
+
+/** Boot-time clock rates of an amd64 GENERIC kernel. */
+export const HZ = 1000;
+export const STATHZ = 127;
+/** cpu_ticks() rate used for pc_switchtime (a 2.4 GHz TSC). */
+export const CPU_TICK_FREQUENCY = 2_400_000_000;
