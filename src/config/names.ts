@@ -80,24 +80,25 @@ export class NameClaims {
     const where = `${formatKeyPath(path)} (${source.describe(path)})`;
     let clean = true;
     for (const metric of metrics) {
-      for (const name of new Set([metric, familyName(metric, type)])) {
-        clean = this.take(name, { metric, where }, source, path) && clean;
+      const names = [...new Set([metric, familyName(metric, type)])];
+      // One report per metric: its family name usually clashes with the same entry too.
+      const clash = names.find((name) => this.claims.has(name));
+      if (clash !== undefined) {
+        this.report(clash, metric, source, path);
+        clean = false;
+        continue;
       }
+      for (const name of names) this.claims.set(name, { metric, where });
     }
     return clean;
   }
 
-  private take(name: string, claim: Claim, source: ConfigSource, path: KeyPath): boolean {
-    const earlier = this.claims.get(name);
-    if (earlier === undefined) {
-      this.claims.set(name, claim);
-      return true;
-    }
+  private report(name: string, metric: string, source: ConfigSource, path: KeyPath): void {
+    const earlier = this.claims.get(name)!;
     const problem =
-      earlier.metric === claim.metric
-        ? `metric ${claim.metric} is also exported by ${earlier.where}`
-        : `metric ${claim.metric} clashes with ${earlier.metric} from ${earlier.where} (both use the family name ${name})`;
+      earlier.metric === metric
+        ? `metric ${metric} is also exported by ${earlier.where}`
+        : `metric ${metric} clashes with ${earlier.metric} from ${earlier.where} (both use the family name ${name})`;
     this.errors.push(source.error([...path, 'name'], problem));
-    return false;
   }
 }
