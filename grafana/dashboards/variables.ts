@@ -1,0 +1,69 @@
+/**
+ * Template variables of the kvm_exporter dashboards: datasource, job,
+ * instance and, where a panel shows one counter per CPU, counter.
+ *
+ * Mirrors node_exporter's common dashboards (a `datasource` variable of type
+ * prometheus, then `job` and `instance` chained from one always-present
+ * series). Hosts are listed from `kvm_exporter_build_info`, which the
+ * exporter emits on every scrape whatever its collectors do: a dashboard
+ * that listed hosts from a collector's metric would lose a host exactly when
+ * that collector fails (node_exporter's `node_uname_info` problem on pfSense).
+ */
+
+import {
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { DATASOURCE } from './panels.js';
+
+/** The series every scrape of kvm_exporter carries. */
+export const HOST_SERIES = 'kvm_exporter_build_info';
+
+/** Per-CPU counters, as named by the exporter (`kvm_<name>_percpu_total`). */
+export const PERCPU_COUNTER_PATTERN = 'kvm_.+_percpu_total';
+
+/** Shown first: interrupts are where per-CPU imbalance usually hurts. */
+export const DEFAULT_PERCPU_COUNTER = 'kvm_vm_intr_percpu_total';
+
+export function datasourceVariable(): DatasourceVariableBuilder {
+  return new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus');
+}
+
+export function jobVariable(): QueryVariableBuilder {
+  return new QueryVariableBuilder('job')
+    .label('Job')
+    .datasource(DATASOURCE)
+    .query(`label_values(${HOST_SERIES}, job)`)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc);
+}
+
+/** One host (overview, per-CPU) or any set of hosts (fleet, "All" by default). */
+export function instanceVariable(many: boolean): QueryVariableBuilder {
+  const variable = new QueryVariableBuilder('instance')
+    .label('Instance')
+    .datasource(DATASOURCE)
+    .query(`label_values(${HOST_SERIES}{job="$job"}, instance)`)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc);
+  if (many) {
+    variable.multi(true).includeAll(true).allValue('.+').current({ text: 'All', value: '$__all' });
+  }
+  return variable;
+}
+
+/**
+ * The per-CPU counters a host (or a job) exports, by metric name. Only
+ * entries marked `per_cpu` in the exporter's configuration have one.
+ */
+export function counterVariable(hostMatchers: string): QueryVariableBuilder {
+  return new QueryVariableBuilder('counter')
+    .label('Per-CPU counter')
+    .datasource(DATASOURCE)
+    .query(`label_values({__name__=~"${PERCPU_COUNTER_PATTERN}", ${hostMatchers}}, __name__)`)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .current({ text: DEFAULT_PERCPU_COUNTER, value: DEFAULT_PERCPU_COUNTER });
+}
