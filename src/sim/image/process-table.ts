@@ -82,19 +82,19 @@ const TEMPLATES: readonly Template[] = [
   { comm: 'sshd', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init' },
   { comm: 'sendmail', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init' },
   { comm: 'getty', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'ttyin', copies: 3, ppidOf: 'init' },
-  { comm: 'node_exporter', uid: 0, jid: 0, threads: 8, stat: SSLEEP, wmesg: 'uwait', ppidOf: 'init' },
+  { comm: 'node_exporter', uid: 0, jid: 0, threads: 12, stat: SSLEEP, wmesg: 'uwait', ppidOf: 'init' },
   { comm: 'syslogd', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'select' },
   { comm: 'cron', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'nanslp' },
   { comm: 'nginx', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'sigsusp' },
   { comm: 'nginx', uid: 80, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'kqread', copies: 8, ppidOf: 'nginx' },
   { comm: 'php-fpm', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'kqread' },
-  { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'accept', copies: 40, ppidOf: 'php-fpm' },
-  { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SRUN, copies: 2, ppidOf: 'php-fpm' },
+  { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'accept', copies: 41, ppidOf: 'php-fpm' },
+  { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SRUN, ppidOf: 'php-fpm' },
   { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SZOMB, copies: 2, ppidOf: 'php-fpm' },
   { comm: 'syslogd', uid: 0, jid: 2, threads: 1, stat: SSLEEP, wmesg: 'select' },
-  { comm: 'redis-server', uid: 1001, jid: 2, threads: 6, stat: SSLEEP, wmesg: 'kqread' },
-  { comm: 'node', uid: 1001, jid: 2, threads: 11, stat: SSLEEP, wmesg: 'uwait', copies: 4 },
-  { comm: 'node', uid: 1001, jid: 2, threads: 11, stat: SRUN },
+  { comm: 'redis-server', uid: 1001, jid: 2, threads: 8, stat: SSLEEP, wmesg: 'kqread' },
+  { comm: 'node', uid: 1001, jid: 2, threads: 15, stat: SSLEEP, wmesg: 'uwait', copies: 4 },
+  { comm: 'node', uid: 1001, jid: 2, threads: 15, stat: SRUN },
   { comm: 'sh', uid: 1001, jid: 2, threads: 1, stat: SSLEEP, wmesg: 'wait', copies: 3 },
   { comm: 'sleep', uid: 1001, jid: 2, threads: 1, stat: SSLEEP, wmesg: 'nanslp', copies: 3 },
   { comm: 'sshd', uid: 1001, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'sshd' },
@@ -125,14 +125,23 @@ function threadCount(t: Template, cpus: number): number {
   return t.threads === 'per-cpu' ? cpus : t.threads;
 }
 
+/**
+ * A running or lock-blocked process has that state on its first thread
+ * only; its other threads sleep. Every idle thread runs, one per CPU.
+ */
+function threadState(t: Template, stat: ProcStateValue, i: number): ProcStateValue {
+  if (i === 0 || t.comm === 'idle' || (stat !== SRUN && stat !== SLOCK)) return stat;
+  return SSLEEP;
+}
+
 function makeThreads(t: Template, s: BuildState, stat: ProcStateValue): KinfoThread[] {
   const n = stat === SZOMB ? 1 : threadCount(t, s.cpus);
   return Array.from({ length: n }, (_, i) => ({
     tid: s.nextTid++,
     // TDNAMLEN is 16; the kernel keeps the rest in ki_moretdname, which is not modelled.
     name: (t.threadNames?.(i) ?? t.comm).slice(0, 16),
-    stat,
-    ...(t.wmesg !== undefined && stat === SSLEEP ? { wmesg: t.wmesg } : {}),
+    stat: threadState(t, stat, i),
+    ...(t.wmesg !== undefined && threadState(t, stat, i) === SSLEEP ? { wmesg: t.wmesg } : {}),
     priority: t.uid === 0 && t.jid === 0 ? 84 + s.rng.nextInt(40) : 120 + s.rng.nextInt(32),
     runtimeUs: BigInt(s.rng.nextInt(50_000_000)),
   }));

@@ -1,0 +1,34 @@
+/**
+ * Entry point run by `npm run build`: writes the demo kernel that
+ * `kvm_exporter demo` and config/demo.yml read, dist/demo/kernel.img with
+ * its control file and manifest. A running FreeBSD 13+ amd64 server with
+ * 8 CPUs (dense ids, MAXCPU 256), about 150 processes and 400 threads in
+ * jails 0, 1 and 2. Usage: node dist/src/sim/image/demo-image.js [path]
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { buildFreeBsdKernel } from './freebsd-kernel.js';
+import { generateProcesses } from './process-table.js';
+
+export const DEMO_CPUS = [0, 1, 2, 3, 4, 5, 6, 7];
+export const DEMO_SEED = 'demo';
+
+/** dist/demo/kernel.img, from this module's place in dist/src/sim/image. */
+export function defaultDemoImagePath(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../demo/kernel.img');
+}
+
+export function writeDemoImage(path: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const processes = generateProcesses({ cpus: DEMO_CPUS.length, count: 150, seed: DEMO_SEED });
+  const manifest = buildFreeBsdKernel(path, { cpus: DEMO_CPUS, mpMaxcpus: 256, live: true, processes });
+  process.stdout.write(
+    `demo kernel: ${path} (${manifest.cpus.length} CPUs, ${manifest.processes} processes, ${manifest.threads} threads, ${manifest.counters.length} counters)\n`,
+  );
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  writeDemoImage(resolve(process.argv[2] ?? defaultDemoImagePath()));
+}
