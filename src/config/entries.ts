@@ -33,7 +33,7 @@ interface Placement {
 
 const HEX_HANDLE = /^0x[0-9a-fA-F]{1,16}$/;
 const DPCPU_PREFIX = 'pcpu_entry_';
-/** Labels the collectors add themselves, or that Prometheus reserves. */
+/** Labels the pcpu collector adds itself (names starting with __ are checked separately). */
 const TAKEN_LABELS = new Set(['cpu']);
 
 function report(ctx: EntryContext, key: readonly (string | number)[], problem: string, anchor: 'value' | 'key' = 'value'): void {

@@ -51,6 +51,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   };
 }
 
+/** The file's text; any failure to read it becomes a ConfigErrors naming the file. */
 function readOrReport(path: string): string {
   try {
     return readConfigText(path);
@@ -71,7 +72,7 @@ function readPreset(user: FileDraft, name: string, options: LoadOptions, errors:
   }
   try {
     const file = presetFile(dir, name);
-    return readFileDraft(ConfigSource.parse(readConfigText(file), file), 'preset', errors);
+    return readFileDraft(ConfigSource.parse(readOrReport(file), file), 'preset', errors);
   } catch (cause) {
     if (!(cause instanceof ConfigErrors)) throw cause;
     errors.push(...cause.errors);
