@@ -187,6 +187,11 @@ describe('consistency with config/prometheus', () => {
     expect(datasources.datasources[0]?.jsonData.timeInterval).toBe(job?.scrape_interval);
   });
 
+  it.each(BUILT)('positive: grafana/README.md describes $file under its title', ({ file, dashboard }) => {
+    const readme = readFileSync(join(ROOT, 'grafana', 'README.md'), 'utf8');
+    expect(readme).toContain(`- **${dashboard.title}** (\`${file}\`):`);
+  });
+
   it('positive: the dashboard provider is a file provider with a path', () => {
     const provisioning = parse(readFileSync(join(ROOT, 'grafana/provisioning/dashboards/kvm_exporter.yml'), 'utf8')) as {
       apiVersion: number;

@@ -147,6 +147,24 @@ describe('rule files', () => {
     expect(rule?.annotations?.description).toMatch(/\{\{ \$(labels\.\w+|value)[^}]*\}\}/);
   });
 
+  it('positive: grafana/README.md has one line for every recording rule and alert, and none for others', () => {
+    const readme = readFileSync(join(ROOT, 'grafana', 'README.md'), 'utf8');
+    const documentedRules = [...readme.matchAll(/^- `([a-z_]+:[a-z0-9_]+:[a-z0-9_]+)`:/gm)].map((match) => match[1]);
+    const documentedAlerts = [...readme.matchAll(/^- \*\*(Kvm\w+)\*\* \((warning|critical), /gm)].map((match) => match[1]);
+    expect(documentedRules).toEqual(RECORDS.map((rule) => rule.record));
+    expect(documentedAlerts).toEqual(ALERTS.map((rule) => rule.alert));
+  });
+
+  it.each(ALERTS.map((rule) => rule.alert ?? ''))('positive: grafana/README.md states the severity and for: of alert %s', (name) => {
+    const rule = ALERTS.find((candidate) => candidate.alert === name);
+    const readme = readFileSync(join(ROOT, 'grafana', 'README.md'), 'utf8');
+    expect(readme).toContain(`- **${name}** (${rule?.labels?.severity}, ${rule?.for}):`);
+  });
+
+  it.each(ALERTS.map((rule) => rule.alert ?? ''))('positive: alert %s is named Kvm* (the dashboards annotate alertname=~"Kvm.+")', (name) => {
+    expect(name).toMatch(/^Kvm[A-Z]\w+$/);
+  });
+
   it.each(ALERTS.map((rule) => rule.alert ?? ''))('positive: alert %s is tested both firing and not firing', (name) => {
     const cases = allRuleTests()
       .flatMap((file) => file.tests)
