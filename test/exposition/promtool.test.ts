@@ -1,0 +1,101 @@
+/**
+ * `promtool check metrics` (Prometheus' own parser and linter) on rendered
+ * output. A missing promtool fails the test with the install command.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { MetricFamily } from '../../src/exposition/family.js';
+import { renderFamilies } from '../../src/exposition/render.js';
+import { SelfMetrics } from '../../src/exposition/self-metrics.js';
+
+function findPromtool(): string {
+  const folders = (process.env.PATH ?? '').split(delimiter).filter((folder) => folder !== '');
+  for (const folder of folders) {
+    try {
+      accessSync(join(folder, 'promtool'), constants.X_OK);
+      return join(folder, 'promtool');
+    } catch {
+      // Not here; next folder.
+    }
+  }
+  throw new Error(`promtool not found on PATH (${folders.join(delimiter)}): install it with \`apt-get install prometheus\``);
+}
+
+function checkMetrics(exposition: string): { status: number | null; output: string } {
+  const result = spawnSync(findPromtool(), ['check', 'metrics'], { input: exposition, encoding: 'utf8', timeout: 30_000 });
+  if (result.error) throw result.error;
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+const cpus = ['0', '1', '2', '5'];
+const modes = ['user', 'nice', 'system', 'interrupt', 'idle'];
+const states = ['idle', 'running', 'sleeping', 'stopped', 'zombie', 'waiting', 'lock'];
+const collectors = ['counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg'];
+
+/** What a scrape of a 4-CPU host with sparse CPU ids looks like. */
+const REALISTIC: MetricFamily[] = [
+  counter('kvm_vm_swtch_total', 'Context switches (vm_cnt.v_swtch, counter(9)).', [], [[[], 81234567]]),
+  counter('kvm_vm_swtch_percpu_total', 'Context switches per CPU (vm_cnt.v_swtch).', ['cpu'], cpus.map((cpu, i) => [[cpu], 1000 * (i + 1)])),
+  counter('kvm_vm_intr_total', 'Device interrupts (vm_cnt.v_intr).', [], [[[], 5_000_000_000]]),
+  counter('kvm_udp_ipackets_total', 'UDP datagrams received (udpstat.udps_ipackets).', [], [[[], 42]]),
+  counter(
+    'kvm_cpu_time_seconds_total',
+    'CPU time by mode from struct pcpu pc_cp_time.',
+    ['cpu', 'mode'],
+    cpus.flatMap((cpu) => modes.map((mode, j): [string[], number] => [[cpu, mode], 12.5 * (j + 1)])),
+  ),
+  gauge('kvm_processes', 'Processes by state (kvm_getprocs).', ['state'], states.map((state, i) => [[state], i])),
+  gauge('kvm_threads', 'Threads by state (kvm_getprocs KERN_PROC_ALL | KERN_PROC_INC_THREAD).', ['state'], states.map((state, i) => [[state], i * 3])),
+  gauge('kvm_processes_by_command', 'Processes by command name.', ['command'], [[['sh'], 4], [['sshd: "user"\\x'], 1]]),
+  gauge('kvm_cpus_max', 'kvm_getmaxcpu().', [], [[[], 256]]),
+  gauge('kvm_cpus', 'kvm_getncpus().', [], [[[], 4]]),
+  gauge('kvm_load1', 'Load average over 1 minute.', [], [[[], 0.42]]),
+  gauge('kvm_up', 'Whether the kernel handle is open and readable.', [], [[[], 1]]),
+  gauge('kvm_scrape_collector_success', 'Whether a collector succeeded.', ['collector'], collectors.map((c) => [[c], 1])),
+  gauge('kvm_scrape_collector_duration_seconds', 'Duration of a collector scrape.', ['collector'], collectors.map((c, i) => [[c], i / 1000])),
+  { name: 'kvm_odd', help: 'Untyped value with special floats.', type: 'untyped', labelNames: ['kind'], series: [{ labels: ['nan'], value: NaN }, { labels: ['inf'], value: Infinity }] },
+];
+
+function counter(name: string, help: string, labelNames: string[], rows: [string[], number][]): MetricFamily {
+  return { name, help, type: 'counter', labelNames, series: rows.map(([labels, value]) => ({ labels, value })) };
+}
+function gauge(name: string, help: string, labelNames: string[], rows: [string[], number][]): MetricFamily {
+  return { name, help, type: 'gauge', labelNames, series: rows.map(([labels, value]) => ({ labels, value })) };
+}
+
+/**
+ * prom-client's default metrics name three gauges `_total`; renaming them
+ * would break every Node.js dashboard, so they are the only findings allowed.
+ */
+const PROM_CLIENT_NAMING = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+describe('promtool check metrics', () => {
+  it('finds nothing to complain about in a realistic kvm_exporter scrape', () => {
+    const exposition = renderFamilies(REALISTIC, 'text-0.0.4');
+    expect(exposition.split('\n').filter((line) => line.startsWith('kvm_')).length).toBeGreaterThan(50);
+    const result = checkMetrics(exposition);
+    expect(result.output).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('parses the self-metrics; its only lint findings are prom-client names', async () => {
+    const self = new SelfMetrics({ version: '0.1.0', revision: 'abc123' });
+    const exposition = renderFamilies(await self.families(), 'text-0.0.4');
+    expect(exposition).toContain('kvm_exporter_build_info{version="0.1.0",revision="abc123",nodejs="');
+    const result = checkMetrics(exposition);
+    const findings = result.output.split('\n').filter((line) => line !== '');
+    for (const finding of findings) {
+      expect(PROM_CLIENT_NAMING.some((name) => finding.startsWith(`${name} non-counter metrics should not have "_total" suffix`))).toBe(true);
+    }
+    // Parse errors exit 1; lint findings alone exit 3.
+    expect([0, 3]).toContain(result.status);
+  });
+
+  it('rejects a broken exposition, so a clean result above means something', () => {
+    const result = checkMetrics('# TYPE kvm_bad counter\nkvm_bad{cpu="0" 1\n');
+    expect(result.status).not.toBe(0);
+    expect(result.output).not.toBe('');
+  });
+});

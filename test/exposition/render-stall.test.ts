@@ -1,0 +1,34 @@
+/**
+ * Rendering 100k series incrementally never holds the event loop for 50 ms,
+ * so health checks and other scrapes are answered during a big scrape.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import type { MetricFamily, Series } from '../../src/exposition/family.js';
+import { renderIncrementally } from '../../src/exposition/render.js';
+
+const SERIES = 100_000;
+
+function processFamilies(): MetricFamily[] {
+  const series: Series[] = [];
+  for (let i = 0; i < SERIES; i++) series.push({ labels: [String(100 + i), `daemon "${i % 700}"`, String(i % 120)], value: i * 7.5 });
+  return [{ name: 'kvm_process_info', help: 'One series per process.', type: 'gauge', labelNames: ['pid', 'comm', 'uid'], series }];
+}
+
+describe('incremental rendering of 100k series', () => {
+  const families = processFamilies();
+
+  it('never stalls the event loop for 50 ms when rendered incrementally', async () => {
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    let bytes = 0;
+    delay.enable();
+    for (let run = 0; run < 3; run++) {
+      for await (const chunk of renderIncrementally(families, 'openmetrics-1.0.0')) bytes += Buffer.byteLength(chunk);
+    }
+    delay.disable();
+    const maxMs = delay.max / 1e6;
+    console.log(`incremental render of 3 x 100k series: max event-loop delay ${maxMs.toFixed(1)} ms, ${bytes} bytes`);
+    expect(bytes).toBeGreaterThan(3 * SERIES * 40);
+    expect(maxMs).toBeLessThan(50);
+  });
+});
