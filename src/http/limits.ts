@@ -1,0 +1,34 @@
+/**
+ * `--web.max-requests`: how many scrapes may run at once.
+ *
+ * Mirrors promhttp's `HandlerOpts.MaxRequestsInFlight` (client_golang), which
+ * node_exporter sets from the same flag (default 40): a scrape beyond the
+ * limit is answered at once with 503 rather than queued, so a pile-up of slow
+ * scrapes cannot grow memory without bound. 0 means no limit.
+ */
+import { ConfigError } from '../errors.js';
+
+export class ConcurrencyLimit {
+  private running = 0;
+
+  constructor(readonly max: number) {
+    if (!Number.isInteger(max) || max < 0) {
+      throw new ConfigError('command line', undefined, undefined, '--web.max-requests', `must be a whole number >= 0, not ${max}`);
+    }
+  }
+
+  /** Takes a slot, or returns false when all are taken. */
+  tryAcquire(): boolean {
+    if (this.max > 0 && this.running >= this.max) return false;
+    this.running++;
+    return true;
+  }
+
+  release(): void {
+    if (this.running > 0) this.running--;
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * The `--web.config.file` YAML: TLS, client certificates, response headers
+ * and basic-auth users.
+ *
+ * Mirrors prometheus/exporter-toolkit (`web/tls_config.go`, `web/handler.go`,
+ * docs/web-configuration.md) so one file serves every exporter on a host:
+ * same keys, same defaults (TLS 1.2 to 1.3, server cipher order), same
+ * checks (cert and key both or neither, client CAs need a client auth type,
+ * client_allowed_sans needs a required certificate, only the five security
+ * headers, bcrypt hashes), relative paths taken from the file's directory.
+ * Keys exporter-toolkit has and kvm_exporter does not implement
+ * (`rate_limit`, `http2: true`) are refused by name rather than ignored.
+ * Every problem names the file, the line and the key.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
+import { z } from 'zod';
+import { WebConfigError } from '../errors.js';
+
+export const CLIENT_AUTH_TYPES = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
+export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
+
+/** exporter-toolkit still accepts this old spelling of RequireAnyClientCert. */
+const LEGACY_CLIENT_AUTH: Readonly<Record<string, ClientAuthType>> = { RequireClientCert: 'RequireAnyClientCert' };
+
+const TLS_VERSIONS = { TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
+type TlsVersionName = keyof typeof TLS_VERSIONS;
+export type NodeTlsVersion = (typeof TLS_VERSIONS)[TlsVersionName];
+
+/**
+ * Go's `tls.CipherSuites()` names and their OpenSSL spellings. The TLS 1.3
+ * suites map to nothing: Go accepts them in the list but they cannot be
+ * configured, and neither can they here.
+ */
+const GO_CIPHER_SUITES: Readonly<Record<string, string | null>> = {
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_AES_128_GCM_SHA256: null,
+  TLS_AES_256_GCM_SHA384: null,
+  TLS_CHACHA20_POLY1305_SHA256: null,
+};
+
+/** The TLS 1.3 suites OpenSSL enables by default, kept when cipher_suites narrows TLS 1.2. */
+const TLS13_SUITES = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
+
+const GO_CURVES: Readonly<Record<string, string>> = {
+  CurveP256: 'P-256',
+  CurveP384: 'P-384',
+  CurveP521: 'P-521',
+  X25519: 'X25519',
+};
+
+/** exporter-toolkit's `extraHTTPHeaders`: which headers may be set, and the allowed values where fixed. */
+const ALLOWED_HEADERS: Readonly<Record<string, readonly string[] | null>> = {
+  'Strict-Transport-Security': null,
+  'X-Content-Type-Options': ['nosniff'],
+  'X-Frame-Options': ['deny', 'sameorigin'],
+  'X-XSS-Protection': null,
+  'Content-Security-Policy': null,
+};
+
+const BCRYPT_HASH = /^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$/;
+
+export interface TlsSettings {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca?: Buffer;
+  readonly clientAuth: ClientAuthType;
+  readonly minVersion: NodeTlsVersion;
+  readonly maxVersion: NodeTlsVersion;
+  /** OpenSSL cipher list, when cipher_suites narrows the defaults. */
+  readonly ciphers?: string;
+  /** OpenSSL curve list, when curve_preferences is set. */
+  readonly ecdhCurve?: string;
+  readonly honorCipherOrder: boolean;
+  readonly clientAllowedSans?: readonly string[];
+}
+
+export interface WebConfig {
+  readonly file: string;
+  /** Absent: plain HTTP. */
+  readonly tls?: TlsSettings;
+  readonly headers: Readonly<Record<string, string>>;
+  /** user name → bcrypt hash; empty: no basic auth. */
+  readonly users: ReadonlyMap<string, string>;
+  /** The config file and every file it names: a change to any means a reload. */
+  readonly watchedFiles: readonly string[];
+}
+
+const optionalString = z.string().nullish();
+const enumOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: () => `must be one of ${values.join(', ')}` });
+
+const TlsSchema = z.strictObject({
+  cert_file: optionalString,
+  key_file: optionalString,
+  cert: optionalString,
+  key: optionalString,
+  client_ca_file: optionalString,
+  client_ca: optionalString,
+  client_auth_type: z.string().nullish(),
+  min_version: z.string().nullish(),
+  max_version: z.string().nullish(),
+  cipher_suites: z.array(enumOf(Object.keys(GO_CIPHER_SUITES) as [string, ...string[]])).nullish(),
+  curve_preferences: z.array(enumOf(Object.keys(GO_CURVES) as [string, ...string[]])).nullish(),
+  prefer_server_cipher_suites: z.boolean().nullish(),
+  client_allowed_sans: z.array(z.string()).nullish(),
+});
+
+const HttpSchema = z.strictObject({
+  http2: z.boolean().nullish(),
+  headers: z.record(z.string(), z.string()).nullish(),
+});
+
+const WebConfigSchema = z.strictObject({
+  tls_server_config: TlsSchema.nullish(),
+  http_server_config: HttpSchema.nullish(),
+  basic_auth_users: z.record(z.string(), z.string()).nullish(),
+  rate_limit: z.unknown(),
+});
+
+type RawWebConfig = z.infer<typeof WebConfigSchema>;
+type RawTls = z.infer<typeof TlsSchema>;
+
+/** A problem and the YAML path it is about (for its line number). */
+interface Problem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/** Reads and checks the web config and every file it names; throws WebConfigError listing every problem. */
+export async function loadWebConfig(file: string): Promise<WebConfig> {
+  const text = await readText(file);
+  const parsed = parseWebConfigText(file, text);
+  const dir = dirname(resolve(file));
+  const tls = parsed.raw.tls_server_config;
+  const settings = tls && tlsEnabled(tls) ? await loadTls(parsed, tls, dir) : undefined;
+  return {
+    file,
+    ...(settings ? { tls: settings.tls } : {}),
+    headers: { ...(parsed.raw.http_server_config?.headers ?? {}) },
+    users: new Map(Object.entries(parsed.raw.basic_auth_users ?? {})),
+    watchedFiles: [resolve(file), ...(settings?.files ?? [])],
+  };
+}
+
+export interface ParsedWebConfig {
+  readonly file: string;
+  readonly raw: RawWebConfig;
+  readonly doc: Document;
+  readonly lineCounter: LineCounter;
+}
+
+/** Parses and checks the YAML alone (no referenced file is read). */
+export function parseWebConfigText(file: string, text: string): ParsedWebConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new WebConfigError(file, doc.errors.map((error) => `invalid YAML: ${error.message.split('\n')[0]}`).join(`\n${file}: `));
+  }
+  const result = WebConfigSchema.safeParse(doc.toJS() ?? {});
+  const problems = result.success ? checkSemantics(result.data) : result.error.issues.flatMap(issueProblems);
+  const parsed = { file, raw: result.data!, doc, lineCounter };
+  if (problems.length > 0) throw new WebConfigError(file, problems.map((p) => describe(parsed, p)).join(`\n${file}: `));
+  return parsed;
+}
+
+function issueProblems(issue: z.core.$ZodIssue): Problem[] {
+  const path = issue.path.filter((part): part is string | number => typeof part !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key' }));
+  }
+  return [{ path, message: issue.message }];
+}
+
+/** `line 7: tls_server_config.client_auth_type: must be one of ...` */
+function describe(parsed: Pick<ParsedWebConfig, 'doc' | 'lineCounter'>, problem: Problem): string {
+  const key = problem.path.join('.');
+  const offset = offsetOf(parsed.doc, problem.path);
+  const at = offset === undefined ? '' : `line ${parsed.lineCounter.linePos(offset).line}: `;
+  return `${at}${key === '' ? '' : `${key}: `}${problem.message}`;
+}
+
+/** Where a key's name starts in the source (the key, not its value, so unknown keys are found too). */
+function offsetOf(doc: Document, path: readonly (string | number)[]): number | undefined {
+  if (path.length === 0) return undefined;
+  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  if (!isMap(parent)) return undefined;
+  const last = path[path.length - 1];
+  const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(last));
+  return isScalar(pair?.key) ? pair.key.range?.[0] : undefined;
+}
+
+/** The checks exporter-toolkit makes after decoding, plus refusals of what is not implemented. */
+function checkSemantics(raw: RawWebConfig): Problem[] {
+  return [
+    ...(raw.rate_limit === undefined ? [] : [{ path: ['rate_limit'], message: 'not supported by kvm_exporter (use a reverse proxy to rate-limit)' }]),
+    ...(raw.http_server_config?.http2 === true
+      ? [{ path: ['http_server_config', 'http2'], message: 'kvm_exporter serves HTTP/1.1 only; set it to false or remove it' }]
+      : []),
+    ...headerProblems(raw.http_server_config?.headers ?? {}),
+    ...userProblems(raw.basic_auth_users ?? {}),
+    ...(raw.tls_server_config && tlsEnabled(raw.tls_server_config) ? tlsProblems(raw.tls_server_config) : []),
+  ];
+}
+
+function headerProblems(headers: Readonly<Record<string, string>>): Problem[] {
+  return Object.entries(headers).flatMap(([name, value]): Problem[] => {
+    const path = ['http_server_config', 'headers', name];
+    if (!(name in ALLOWED_HEADERS)) {
+      return [{ path, message: `header cannot be configured (allowed: ${Object.keys(ALLOWED_HEADERS).join(', ')})` }];
+    }
+    const allowed = ALLOWED_HEADERS[name];
+    return allowed && !allowed.includes(value) ? [{ path, message: `must be one of ${allowed.join(', ')}, not "${value}"` }] : [];
+  });
+}
+
+function userProblems(users: Readonly<Record<string, string>>): Problem[] {
+  return Object.entries(users).flatMap(([user, hash]): Problem[] =>
+    BCRYPT_HASH.test(hash) ? [] : [{ path: ['basic_auth_users', user], message: 'not a bcrypt hash (make one with `htpasswd -nBC 10 "" | tr -d \':\\n\'`)' }],
+  );
+}
+
+/** exporter-toolkit's `TLSConfig.IsEnabled`: any certificate or client-auth key turns TLS on. */
+function tlsEnabled(tls: RawTls): boolean {
+  return Boolean(tls.cert_file || tls.cert || tls.key_file || tls.key || tls.client_ca_file || tls.client_ca || tls.client_auth_type);
+}
+
+function tlsProblems(tls: RawTls): Problem[] {
+  const at = (key: string) => ['tls_server_config', key];
+  const problems: Problem[] = [
+    ...pairProblems(tls.cert_file, tls.cert, 'cert_file', 'cert'),
+    ...pairProblems(tls.key_file, tls.key, 'key_file', 'key'),
+  ];
+  if (tls.client_ca_file && tls.client_ca) problems.push({ path: at('client_ca'), message: 'set client_ca_file or client_ca, not both' });
+  const clientAuth = clientAuthOf(tls);
+  if (clientAuth === undefined) {
+    problems.push({ path: at('client_auth_type'), message: `must be one of ${CLIENT_AUTH_TYPES.join(', ')}` });
+  } else {
+    problems.push(...clientAuthProblems(tls, clientAuth));
+  }
+  problems.push(...versionProblems(tls));
+  return problems;
+}
+
+function pairProblems(fileValue: string | null | undefined, inline: string | null | undefined, fileKey: string, inlineKey: string): Problem[] {
+  if (!fileValue && !inline) return [{ path: ['tls_server_config'], message: `missing one of ${inlineKey} or ${fileKey}` }];
+  if (fileValue && inline) return [{ path: ['tls_server_config', inlineKey], message: `set ${fileKey} or ${inlineKey}, not both` }];
+  return [];
+}
+
+function clientAuthOf(tls: RawTls): ClientAuthType | undefined {
+  const value = tls.client_auth_type ?? 'NoClientCert';
+  if (value === '') return 'NoClientCert';
+  return (CLIENT_AUTH_TYPES as readonly string[]).includes(value) ? (value as ClientAuthType) : LEGACY_CLIENT_AUTH[value];
+}
+
+function clientAuthProblems(tls: RawTls, clientAuth: ClientAuthType): Problem[] {
+  const problems: Problem[] = [];
+  if ((tls.client_ca_file || tls.client_ca) && clientAuth === 'NoClientCert') {
+    problems.push({ path: ['tls_server_config', 'client_auth_type'], message: 'client CAs are configured but client_auth_type is NoClientCert' });
+  }
+  if (tls.client_allowed_sans && clientAuth !== 'RequireAnyClientCert' && clientAuth !== 'RequireAndVerifyClientCert') {
+    problems.push({
+      path: ['tls_server_config', 'client_allowed_sans'],
+      message: 'requires client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert',
+    });
+  }
+  return problems;
+}
+
+function versionProblems(tls: RawTls): Problem[] {
+  const problems: Problem[] = [];
+  for (const key of ['min_version', 'max_version'] as const) {
+    const value = tls[key];
+    if (value && !(value in TLS_VERSIONS)) {
+      problems.push({ path: ['tls_server_config', key], message: `must be TLS12 or TLS13 (TLS 1.0 and 1.1 are not offered), not "${value}"` });
+    }
+  }
+  if (tls.min_version === 'TLS13' && tls.max_version === 'TLS12') {
+    problems.push({ path: ['tls_server_config', 'max_version'], message: 'is lower than min_version' });
+  }
+  return problems;
+}
+
+interface LoadedTls {
+  readonly tls: TlsSettings;
+  readonly files: readonly string[];
+}
+
+async function loadTls(parsed: ParsedWebConfig, tls: RawTls, dir: string): Promise<LoadedTls> {
+  const files: string[] = [];
+  const material = async (fileKey: string, fileValue: string | null | undefined, inline: string | null | undefined) => {
+    if (!fileValue) return inline ? Buffer.from(inline) : undefined;
+    const path = resolve(dir, fileValue);
+    files.push(path);
+    return readMaterial(parsed, ['tls_server_config', fileKey], path);
+  };
+  const cert = (await material('cert_file', tls.cert_file, tls.cert))!;
+  const key = (await material('key_file', tls.key_file, tls.key))!;
+  const ca = await material('client_ca_file', tls.client_ca_file, tls.client_ca);
+  const settings = tlsSettings(tls, cert, key, ca);
+  checkTlsMaterial(parsed.file, settings);
+  return { tls: settings, files };
+}
+
+function tlsSettings(tls: RawTls, cert: Buffer, key: Buffer, ca: Buffer | undefined): TlsSettings {
+  const ciphers = (tls.cipher_suites ?? []).map((name) => GO_CIPHER_SUITES[name]).filter((name): name is string => Boolean(name));
+  return {
+    cert,
+    key,
+    ...(ca ? { ca } : {}),
+    clientAuth: clientAuthOf(tls)!,
+    minVersion: TLS_VERSIONS[(tls.min_version as TlsVersionName | null | undefined) ?? 'TLS12'],
+    maxVersion: TLS_VERSIONS[(tls.max_version as TlsVersionName | null | undefined) ?? 'TLS13'],
+    ...(ciphers.length > 0 ? { ciphers: `${TLS13_SUITES}:${ciphers.join(':')}` } : {}),
+    ...(tls.curve_preferences?.length ? { ecdhCurve: tls.curve_preferences.map((name) => GO_CURVES[name]).join(':') } : {}),
+    honorCipherOrder: tls.prefer_server_cipher_suites ?? true,
+    ...(tls.client_allowed_sans ? { clientAllowedSans: tls.client_allowed_sans } : {}),
+  };
+}
+
+/** Lets OpenSSL judge the certificate, key and CA now, so a bad file fails the load and not the first handshake. */
+function checkTlsMaterial(file: string, tls: TlsSettings): void {
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (error) {
+    throw new WebConfigError(file, `tls_server_config: certificate and key are not a usable pair: ${messageOf(error)}`);
+  }
+  if (tls.ca === undefined) return;
+  try {
+    createSecureContext({ ca: tls.ca });
+  } catch (error) {
+    throw new WebConfigError(file, `tls_server_config: client CA is not usable: ${messageOf(error)}`);
+  }
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new WebConfigError(path, `cannot read the web config file: ${messageOf(error)}`);
+  }
+}
+
+/** A certificate, key or CA file named by the config; a failure names the key and its line. */
+async function readMaterial(parsed: ParsedWebConfig, keyPath: readonly string[], path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new WebConfigError(parsed.file, describe(parsed, { path: keyPath, message: `cannot read ${path}: ${messageOf(error)}` }));
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
