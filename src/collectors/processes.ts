@@ -63,7 +63,10 @@ function stateFamily(name: string, help: string, list: KinfoProcList) {
     const stat = list.stat(i);
     counts[stat >= 1 && stat <= PROC_STATES.length ? stat - 1 : PROC_STATES.length]! += 1;
   }
-  const series: Series[] = STATE_LABELS.map((state, i) => ({ labels: [state], value: counts[i]! }));
+  // "unknown" (a ki_stat outside SIDL..SLOCK) appears only when it happens.
+  const series: Series[] = STATE_LABELS.map((state, i) => ({ labels: [state], value: counts[i]! })).filter(
+    (s) => s.labels[0] !== 'unknown' || s.value > 0,
+  );
   return { name, help, type: 'gauge' as const, labelNames: ['state'], series };
 }
 
