@@ -21,10 +21,12 @@ const HOST = 'job="$job", instance="$instance"';
 
 /**
  * Every kernel counter the exporter sums over CPUs. Per-CPU copies and CPU
- * time have their own dashboard and would crowd the ranking.
+ * time have their own dashboard and would crowd the ranking; `cpu=""` also
+ * leaves out struct pcpu and DPCPU counters, which are per CPU under their
+ * own name (`kvm_pcputicks_total{cpu}`).
  */
 const SUMMED_COUNTERS =
-  `{__name__=~"kvm_.+_total", __name__!~"kvm_.+_percpu_total|kvm_cpu_time_seconds_total", ${HOST}}`;
+  `{__name__=~"kvm_.+_total", __name__!~"kvm_.+_percpu_total|kvm_cpu_time_seconds_total", cpu="", ${HOST}}`;
 
 /**
  * rate() drops the metric name, so rating counters of different names but

@@ -3,7 +3,7 @@
  *
  * The `counter` variable lists the host's per-CPU counters
  * (`kvm_<name>_percpu_total{cpu}`, the counter(9) slots the exporter reads
- * per CPU); the panels show its rate per CPU and how unevenly it is spread,
+ * per CPU, and struct pcpu / DPCPU counters with a `cpu` label); the panels show its rate per CPU and how unevenly it is spread,
  * then CPU time by mode from struct pcpu `pc_cp_time` (what `top -P` shows).
  * The imbalance panel is the dashboard view of the KvmCpuImbalance alert.
  */

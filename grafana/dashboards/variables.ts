@@ -4,10 +4,12 @@
  *
  * Mirrors node_exporter's common dashboards (a `datasource` variable of type
  * prometheus, then `job` and `instance` chained from one always-present
- * series). Hosts are listed from `kvm_exporter_build_info`, which the
- * exporter emits on every scrape whatever its collectors do: a dashboard
- * that listed hosts from a collector's metric would lose a host exactly when
- * that collector fails (node_exporter's `node_uname_info` problem on pfSense).
+ * series). Hosts are listed from `kvm_up`, which the exporter emits on every
+ * scrape whatever its collectors do, even with
+ * --web.disable-exporter-metrics (which drops `kvm_exporter_build_info`): a
+ * dashboard that listed hosts from a collector's metric would lose a host
+ * exactly when that collector fails (node_exporter's `node_uname_info`
+ * problem on pfSense).
  */
 
 import {
@@ -19,10 +21,16 @@ import {
 import { DATASOURCE } from './panels.js';
 
 /** The series every scrape of kvm_exporter carries. */
-export const HOST_SERIES = 'kvm_exporter_build_info';
+export const HOST_SERIES = 'kvm_up';
 
-/** Per-CPU counters, as named by the exporter (`kvm_<name>_percpu_total`). */
-export const PERCPU_COUNTER_PATTERN = 'kvm_.+_percpu_total';
+/**
+ * Per-CPU counters: counter(9) entries exported per CPU
+ * (`kvm_<name>_percpu_total{cpu}`) and struct pcpu or DPCPU counters, which
+ * carry a `cpu` label under their own name (`kvm_pcputicks_total{cpu}`).
+ * CPU time is left out (it has its own panels): its `mode` label would be
+ * summed away.
+ */
+export const PERCPU_COUNTER_MATCHERS = '__name__=~"kvm_.+_total", cpu!="", mode=""';
 
 /** Shown first: interrupts are where per-CPU imbalance usually hurts. */
 export const DEFAULT_PERCPU_COUNTER = 'kvm_vm_intr_percpu_total';
@@ -55,14 +63,15 @@ export function instanceVariable(many: boolean): QueryVariableBuilder {
 }
 
 /**
- * The per-CPU counters a host (or a job) exports, by metric name. Only
- * entries marked `per_cpu` in the exporter's configuration have one.
+ * The per-CPU counters the chosen hosts export, by metric name. Of the
+ * counter(9) entries only those marked `per_cpu` in the exporter's
+ * configuration have one.
  */
 export function counterVariable(hostMatchers: string): QueryVariableBuilder {
   return new QueryVariableBuilder('counter')
     .label('Per-CPU counter')
     .datasource(DATASOURCE)
-    .query(`label_values({__name__=~"${PERCPU_COUNTER_PATTERN}", ${hostMatchers}}, __name__)`)
+    .query(`label_values({${PERCPU_COUNTER_MATCHERS}, ${hostMatchers}}, __name__)`)
     .refresh(VariableRefresh.OnTimeRangeChanged)
     .sort(VariableSort.AlphabeticalAsc)
     .current({ text: DEFAULT_PERCPU_COUNTER, value: DEFAULT_PERCPU_COUNTER });

@@ -142,20 +142,20 @@ describe('data source and variables', () => {
     }
   });
 
-  it.each(BUILT.map(({ dashboard }) => dashboard))('positive: $uid has datasource, job and instance variables', (dashboard) => {
+  it.each(BUILT.map(({ dashboard }) => dashboard))('positive: $uid has datasource, job and instance variables, hosts from kvm_up', (dashboard) => {
     expect(variable(dashboard, 'datasource')).toMatchObject({ type: 'datasource', query: 'prometheus' });
-    expect(variable(dashboard, 'job')).toMatchObject({ type: 'query', query: 'label_values(kvm_exporter_build_info, job)' });
+    expect(variable(dashboard, 'job')).toMatchObject({ type: 'query', query: 'label_values(kvm_up, job)' });
     expect(variable(dashboard, 'instance')).toMatchObject({
       type: 'query',
-      query: 'label_values(kvm_exporter_build_info{job="$job"}, instance)',
+      query: 'label_values(kvm_up{job="$job"}, instance)',
     });
   });
 
-  it('positive: per-CPU and fleet dashboards list per-CPU counters by metric name', () => {
+  it('positive: per-CPU and fleet dashboards list per-CPU counters (a cpu label, no mode label) by metric name', () => {
     for (const uid of ['kvm-exporter-per-cpu', 'kvm-exporter-fleet']) {
       const dashboard = BUILT.find((candidate) => candidate.dashboard.uid === uid)!.dashboard;
       expect(String(variable(dashboard, 'counter')?.query)).toMatch(
-        /^label_values\(\{__name__=~"kvm_\.\+_percpu_total", job="\$job", instance=~?"\$instance"\}, __name__\)$/,
+        /^label_values\(\{__name__=~"kvm_\.\+_total", cpu!="", mode="", job="\$job", instance=~?"\$instance"\}, __name__\)$/,
       );
     }
   });

@@ -75,6 +75,8 @@ function hostSeries(instance: string, cpus: number): InputSeries[] {
     ...PERCPU_COUNTERS.flatMap((name) =>
       cpuIds.map((cpu) => growing(`kvm_${name}_percpu_total`, { ...host, cpu: String(cpu) }, 100 * (cpu + 1))),
     ),
+    // A struct pcpu counter: per CPU under its own name, not `_percpu_total`.
+    ...cpuIds.map((cpu) => growing('kvm_pcputicks_total', { ...host, cpu: String(cpu) }, 30 + cpu)),
     ...cpuIds.flatMap((cpu) =>
       MODES.map((mode, index) => growing('kvm_cpu_time_seconds_total', { ...host, cpu: String(cpu), mode }, (index + 1) / 10)),
     ),
@@ -103,32 +105,39 @@ function variableQueries(values: QueryValues): { name: string; expr: string }[] 
   );
 }
 
+/** What a check expects of a query: some series, or exactly this many. */
+interface Check {
+  readonly expr: string;
+  readonly seriesCount?: number;
+}
+
 /**
- * A promtool unit test asserting that each expression returns at least one
- * series: `clamp_max(count(q), 1)` is exactly `{} 1` then, and nothing
- * (a failure that prints the expression) when q returns nothing or errors.
+ * Without a count: `clamp_max(count(q), 1)` is exactly `{} 1` when q returns
+ * any series, and nothing (a failure that prints the expression) when q
+ * returns nothing or errors. With a count: `count(q)` must equal it.
  */
-function promtoolTestFile(exprs: readonly string[]): string {
+function promqlExprTest(check: Check): object {
+  const expr = check.seriesCount === undefined ? `clamp_max(count(${check.expr}), 1)` : `count(${check.expr})`;
+  return { expr, eval_time: EVAL_TIME, exp_samples: [{ labels: '{}', value: check.seriesCount ?? 1 }] };
+}
+
+function promtoolTestFile(checks: readonly Check[]): string {
   const input = HOSTS.flatMap((host) => hostSeries(host.instance, host.cpus));
   return stringify({
     rule_files: [],
     evaluation_interval: '15s',
-    tests: [{
-      interval: '15s',
-      input_series: input,
-      promql_expr_test: exprs.map((expr) => ({
-        expr: `clamp_max(count(${expr}), 1)`,
-        eval_time: EVAL_TIME,
-        exp_samples: [{ labels: '{}', value: 1 }],
-      })),
-    }],
+    tests: [{ interval: '15s', input_series: input, promql_expr_test: checks.map(promqlExprTest) }],
   });
 }
 
-function runExprs(exprs: readonly string[]): { status: number | null; output: string } {
+function runChecks(checks: readonly Check[]): { status: number | null; output: string } {
   const folder = mkdtempSync(join(tmpdir(), 'kvm-dashboard-queries-'));
-  writeFileSync(join(folder, 'queries.test.yml'), promtoolTestFile(exprs));
+  writeFileSync(join(folder, 'queries.test.yml'), promtoolTestFile(checks));
   return runPromtool(['test', 'rules', 'queries.test.yml'], folder);
+}
+
+function runExprs(exprs: readonly string[]): { status: number | null; output: string } {
+  return runChecks(exprs.map((expr) => ({ expr })));
 }
 
 function describeFailure(queries: readonly PanelQuery[], output: string): string {
@@ -157,8 +166,8 @@ describe('dashboard queries on the exporter\'s series (promtool)', () => {
     expect(run.status, describeFailure(queries, run.output)).toBe(0);
   });
 
-  it.each(PERCPU_COUNTERS)('positive: per-CPU panels work for counter kvm_%s_percpu_total', (name) => {
-    const queries = dashboardQueries({ ...oneHost, counter: `kvm_${name}_percpu_total` })
+  it.each([...PERCPU_COUNTERS.map((name) => `kvm_${name}_percpu_total`), 'kvm_pcputicks_total'])('positive: per-CPU panels work for counter %s', (counter) => {
+    const queries = dashboardQueries({ ...oneHost, counter })
       .filter((query) => query.dashboard === 'kvm-exporter-per-cpu');
     const run = runExprs(queries.map((query) => query.expr));
     expect(run.status, describeFailure(queries, run.output)).toBe(0);
@@ -169,6 +178,22 @@ describe('dashboard queries on the exporter\'s series (promtool)', () => {
     expect(variables.map((variable) => variable.name)).toContain('dashboard kvm-exporter-per-cpu, variable counter');
     const run = runExprs(variables.map((variable) => variable.expr));
     expect(run.status, `${variables.map((variable) => `${variable.name}: ${variable.expr}`).join('\n')}\n${run.output}`).toBe(0);
+  });
+
+  it('positive: the counter variable lists the per-CPU counters and nothing else', () => {
+    const counter = variableQueries(oneHost).find((variable) => variable.name === 'dashboard kvm-exporter-per-cpu, variable counter');
+    const run = runChecks([{ expr: counter!.expr, seriesCount: PERCPU_COUNTERS.length + 1 }]);
+    expect(run.status, `${counter!.expr}\n${run.output}`).toBe(0);
+  });
+
+  it('positive: the top-counters ranking holds every counter summed over CPUs, and only those', () => {
+    const top = dashboardQueries(oneHost).find((query) => query.panel === 'Top 10 kernel counters by rate');
+    const summed = PERCPU_COUNTERS.length + SUMMED_ONLY_COUNTERS.length;
+    const run = runChecks([
+      { expr: top!.expr, seriesCount: Math.min(10, summed) },
+      { expr: `${top!.expr} and on (counter) label_replace(vector(1), "counter", "vm_forks", "", "")`, seriesCount: 1 },
+    ]);
+    expect(run.status, `${top!.expr}\n${run.output}`).toBe(0);
   });
 
   it('negative: a query for a metric the exporter does not export fails the check', () => {
