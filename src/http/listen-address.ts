@@ -18,11 +18,11 @@ export interface ListenAddress {
 }
 
 export function parseListenAddress(text: string): ListenAddress {
-  const { host, port } = splitHostPort(text);
+  const { host, port, bracketed } = splitHostPort(text);
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
     throw listenAddressError(text, `port must be a number from 0 to 65535, not "${port}"`);
   }
-  if (host.includes(':') && isIP(host) !== 6) throw listenAddressError(text, `"${host}" is not an IPv6 address`);
+  if ((bracketed || host.includes(':')) && isIP(host) !== 6) throw listenAddressError(text, `"${host}" is not an IPv6 address`);
   if (host !== '' && !host.includes(':') && !/^[A-Za-z0-9.-]+$/.test(host)) {
     throw listenAddressError(text, `"${host}" is not a host name or IP address`);
   }
@@ -30,17 +30,17 @@ export function parseListenAddress(text: string): ListenAddress {
 }
 
 /** Go's `net.SplitHostPort`: an IPv6 host must be bracketed, the port follows the last colon. */
-function splitHostPort(text: string): { host: string; port: string } {
+function splitHostPort(text: string): { host: string; port: string; bracketed: boolean } {
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
     if (close < 0 || text[close + 1] !== ':') throw listenAddressError(text, 'expected [IPv6 address]:port');
-    return { host: text.slice(1, close), port: text.slice(close + 2) };
+    return { host: text.slice(1, close), port: text.slice(close + 2), bracketed: true };
   }
   const colon = text.lastIndexOf(':');
   if (colon < 0) throw listenAddressError(text, 'missing port (write :9632 for every interface)');
   const host = text.slice(0, colon);
   if (host.includes(':')) throw listenAddressError(text, 'an IPv6 address must be in brackets, e.g. [::1]:9632');
-  return { host, port: text.slice(colon + 1) };
+  return { host, port: text.slice(colon + 1), bracketed: false };
 }
 
 function listenAddressError(text: string, problem: string): ConfigError {

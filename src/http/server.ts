@@ -307,7 +307,7 @@ function closeServer(server: NodeServer): Promise<void> {
  * idle, and after the timeout cut off whatever is left.
  */
 class Lifecycle {
-  private inFlight = 0;
+  private readonly responses = new Set<Response>();
   private closing: Promise<void> | undefined;
   private readonly servers: NodeServer[] = [];
 
@@ -317,9 +317,9 @@ class Lifecycle {
 
   middleware() {
     return (_req: Request, res: Response, next: NextFunction): void => {
-      this.inFlight++;
+      this.responses.add(res);
       if (this.closing) res.setHeader('Connection', 'close');
-      res.once('close', () => this.requestDone());
+      res.once('close', () => this.requestDone(res));
       next();
     };
   }
@@ -331,6 +331,8 @@ class Lifecycle {
 
   private async closeAll(servers: readonly NodeServer[], watcher: WebConfigWatcher | undefined, timeoutMs: number): Promise<void> {
     watcher?.stop();
+    // Responses not yet started end their connection when done, instead of leaving it idle.
+    for (const res of this.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
     const closed = Promise.all(servers.map(closeServer));
     const force = setTimeout(() => servers.forEach((server) => server.closeAllConnections()), timeoutMs);
     force.unref();
@@ -339,8 +341,8 @@ class Lifecycle {
     clearTimeout(force);
   }
 
-  private requestDone(): void {
-    this.inFlight--;
+  private requestDone(res: Response): void {
+    this.responses.delete(res);
     // A keep-alive connection whose response just ended is idle one turn later.
     if (this.closing) setImmediate(() => this.closeIdle());
   }
@@ -349,8 +351,4 @@ class Lifecycle {
     for (const server of this.servers) server.closeIdleConnections();
   }
 
-  /** Requests being answered now (for tests and shutdown logs). */
-  get requestsInFlight(): number {
-    return this.inFlight;
-  }
 }

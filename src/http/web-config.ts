@@ -12,6 +12,7 @@
  * (`rate_limit`, `http2: true`) are refused by name rather than ignored.
  * Every problem names the file, the line and the key.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -136,7 +137,7 @@ const WebConfigSchema = z.strictObject({
   tls_server_config: TlsSchema.nullish(),
   http_server_config: HttpSchema.nullish(),
   basic_auth_users: z.record(z.string(), z.string()).nullish(),
-  rate_limit: z.unknown(),
+  rate_limit: z.unknown().optional(),
 });
 
 type RawWebConfig = z.infer<typeof WebConfigSchema>;
@@ -320,7 +321,10 @@ async function loadTls(parsed: ParsedWebConfig, tls: RawTls, dir: string): Promi
   const key = (await material('key_file', tls.key_file, tls.key))!;
   const ca = await material('client_ca_file', tls.client_ca_file, tls.client_ca);
   const settings = tlsSettings(tls, cert, key, ca);
-  checkTlsMaterial(parsed.file, settings);
+  checkTlsMaterial(parsed.file, settings, {
+    pair: `${sourceOf('cert', tls.cert_file, dir)} and ${sourceOf('key', tls.key_file, dir)}`,
+    ca: sourceOf('client_ca', tls.client_ca_file, dir),
+  });
   return { tls: settings, files };
 }
 
@@ -341,18 +345,36 @@ function tlsSettings(tls: RawTls, cert: Buffer, key: Buffer, ca: Buffer | undefi
 }
 
 /** Lets OpenSSL judge the certificate, key and CA now, so a bad file fails the load and not the first handshake. */
-function checkTlsMaterial(file: string, tls: TlsSettings): void {
+function checkTlsMaterial(file: string, tls: TlsSettings, sources: { pair: string; ca: string }): void {
   try {
     createSecureContext({ cert: tls.cert, key: tls.key });
   } catch (error) {
-    throw new WebConfigError(file, `tls_server_config: certificate and key are not a usable pair: ${messageOf(error)}`);
+    throw new WebConfigError(file, `tls_server_config: ${sources.pair} are not a usable certificate and key: ${messageOf(error)}`);
   }
   if (tls.ca === undefined) return;
-  try {
-    createSecureContext({ ca: tls.ca });
-  } catch (error) {
-    throw new WebConfigError(file, `tls_server_config: client CA is not usable: ${messageOf(error)}`);
+  const problem = caProblem(tls.ca);
+  if (problem) throw new WebConfigError(file, `tls_server_config: ${sources.ca} is not a usable client CA: ${problem}`);
+}
+
+/** `cert_file /etc/x.crt` or `cert (inline)`, for messages. */
+function sourceOf(inlineKey: string, fileValue: string | null | undefined, dir: string): string {
+  return fileValue ? `${inlineKey}_file ${resolve(dir, fileValue)}` : `${inlineKey} (inline)`;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** OpenSSL silently skips text that is not a certificate, so an empty or garbled CA bundle is caught here. */
+function caProblem(ca: Buffer): string | undefined {
+  const blocks = ca.toString('utf8').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return 'no PEM certificate in it';
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `certificate ${index + 1}: ${messageOf(error)}`;
+    }
   }
+  return undefined;
 }
 
 async function readText(path: string): Promise<string> {
