@@ -49,10 +49,14 @@ export function getNcpus(session: KvmSession): number {
 /**
  * Reads the topology: MAXCPU and mp_ncpus through libkvm, and the present
  * ids from `cpuid_to_pcpu[]` in one read (libkvm would read a whole 4 KB
- * struct pcpu per id to say the same). It also checks that libkvm's
- * process-wide per-CPU cache describes this kernel: kvm_pcpu.c never resets
- * its cached mp_ncpus and __pcpu, so a process that opened another kernel
- * first would read the wrong memory.
+ * struct pcpu per id to say the same).
+ *
+ * `ncpus` is libkvm's view: kvm_pcpu.c caches mp_ncpus in process-wide
+ * static storage and never refreshes it, so after a CPU leaves or returns,
+ * or after another kernel was opened in this process, it can differ from the
+ * kernel's current mp_ncpus. `dense` is computed against that same view, so
+ * it is true exactly when kvm_counter_u64_fetch (which sums CPUs
+ * 0..ncpus-1) sums the present CPUs.
  */
 export function readTopology(session: KvmSession): CpuTopology {
   const maxCpus = getMaxCpu(session);
@@ -63,27 +67,28 @@ export function readTopology(session: KvmSession): CpuTopology {
   for (let cpu = 0; cpu < maxCpus; cpu++) {
     if (table.readBigUInt64LE(cpu * 8) !== 0n) present.push(cpu);
   }
-  checkPcpuCache(session, ncpus, present);
+  checkZpcpuBase(session, present);
   const dense = present.length === ncpus && present.every((cpu, i) => cpu === i);
   return { maxCpus, ncpus, present, dense };
 }
 
-function checkPcpuCache(session: KvmSession, ncpus: number, present: readonly number[]): void {
-  const mpNcpus = session.readI32(session.lookup('mp_ncpus').address);
-  if (mpNcpus !== ncpus) {
-    throw new KvmLayoutError(
-      `kvm_getncpus says ${ncpus} but the kernel's mp_ncpus is ${mpNcpus}: libkvm's process-wide ` +
-        'per-CPU cache (lib/libkvm/kvm_pcpu.c) belongs to another kernel opened earlier in this process',
-    );
-  }
+/**
+ * kvm_read_zpcpu adds libkvm's cached `__pcpu` to every handle; that cache is
+ * process-wide and never reset. Reading `pc_cpuid` of the first and last
+ * present CPU through it proves the cache points at this kernel's struct
+ * pcpu array before any counter is read through it.
+ */
+function checkZpcpuBase(session: KvmSession, present: readonly number[]): void {
   const probe = Buffer.alloc(4);
-  for (const cpu of present.slice(0, 1).concat(present.slice(-1))) {
+  for (const cpu of new Set([present[0], present[present.length - 1]])) {
+    if (cpu === undefined) continue;
     readZpcpu(session, BigInt(PC_CPUID_OFFSET), cpu, probe);
     const seen = probe.readUInt32LE(0);
     if (seen !== cpu) {
       throw new KvmLayoutError(
-        `kvm_read_zpcpu of pc_cpuid on CPU ${cpu} read ${seen}: libkvm's cached __pcpu does not point at ` +
-          "this kernel's struct pcpu array (or struct pcpu is not the FreeBSD 13+ amd64 layout)",
+        `kvm_read_zpcpu of pc_cpuid on CPU ${cpu} read ${seen}: libkvm's process-wide cached __pcpu ` +
+          "(lib/libkvm/kvm_pcpu.c) does not point at this kernel's struct pcpu array, or struct pcpu " +
+          'is not the FreeBSD 13+ amd64 layout',
       );
     }
   }

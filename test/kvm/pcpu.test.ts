@@ -1,0 +1,214 @@
+/**
+ * Per-CPU access through the real binding (lib/libkvm/kvm_pcpu.c's calls):
+ * topology with dense and sparse CPU ids, counter(9) copies and spans,
+ * kvm_counter_u64_fetch and its ambiguous 0, struct pcpu copies with both
+ * sentinels, DPCPU per CPU, and libkvm's process-wide per-CPU cache.
+ *
+ * Expected values come from the image itself (KernelImage), never from the
+ * code under test. Different CPU layouts in one process need the
+ * simulator's cache reset between them, as on FreeBSD they would need
+ * separate processes.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { KvmCallError, KvmLayoutError, KvmReadError } from '../../src/errors.js';
+import {
+  KvmSession,
+  PCPU_SIZE,
+  counterU64Fetch,
+  getMaxCpu,
+  getNcpus,
+  getPcpu,
+  readDpcpu,
+  readTopology,
+  readZpcpu,
+  readZpcpuSpan,
+} from '../../src/kvm/index.js';
+import { dpcpuSetcpu } from '../../src/kvm/pcpu.js';
+import { SimControl } from '../../src/sim/control.js';
+import { counterHandle } from '../../src/sim/image/manifest.js';
+import { SIM_LIBRARY, makeKernel, type TestKernel } from '../support/sim.js';
+
+const sim = new SimControl(SIM_LIBRARY);
+const kernels: TestKernel[] = [];
+const sessions: KvmSession[] = [];
+
+/** A fresh kernel of this shape, opened after resetting libkvm's process-wide per-CPU cache. */
+function open(cpus: number[], mpMaxcpus = 64) {
+  sim.resetPcpuCache();
+  const kernel = makeKernel({ cpus, mpMaxcpus });
+  kernels.push(kernel);
+  const session = KvmSession.open({ library: SIM_LIBRARY, corefile: kernel.image });
+  sessions.push(session);
+  return { kernel, session, image: kernel.open() };
+}
+
+afterEach(() => sessions.splice(0).forEach((s) => s.close()));
+afterAll(() => kernels.forEach((k) => k.remove()));
+
+describe('topology', () => {
+  it('positive: dense ids 0..n-1 with MAXCPU from kvm_getmaxcpu and mp_ncpus from kvm_getncpus', () => {
+    const { session } = open([0, 1, 2, 3], 256);
+    expect(getMaxCpu(session)).toBe(256);
+    expect(getNcpus(session)).toBe(4);
+    expect(readTopology(session)).toEqual({ maxCpus: 256, ncpus: 4, present: [0, 1, 2, 3], dense: true });
+  });
+
+  it('positive: sparse ids are reported exactly, and not dense', () => {
+    const { session } = open([0, 2, 5, 9], 16);
+    expect(readTopology(session)).toEqual({ maxCpus: 16, ncpus: 4, present: [0, 2, 5, 9], dense: false });
+  });
+
+  it('positive: a CPU going absent and coming back shows in the next topology read', () => {
+    const { session, image } = open([0, 1, 2, 3]);
+    expect(readTopology(session).dense).toBe(true);
+    image.setCpuPresent(2, false);
+    // libkvm cached mp_ncpus = 4 at the first read: ids 0,1,3 are no longer what it sums.
+    expect(readTopology(session)).toMatchObject({ ncpus: 4, present: [0, 1, 3], dense: false });
+    image.setCpuPresent(2, true);
+    expect(readTopology(session)).toMatchObject({ present: [0, 1, 2, 3], dense: true });
+  });
+
+  it('libkvm limitation kept safe: a second kernel in one process sees the first one\'s mp_ncpus, so it is not dense', () => {
+    const first = open([0, 1, 2, 3]);
+    expect(readTopology(first.session).ncpus).toBe(4);
+    const other = makeKernel({ cpus: [0, 1, 2, 3, 4, 5, 6, 7], mpMaxcpus: 64 });
+    kernels.push(other);
+    const second = KvmSession.open({ library: SIM_LIBRARY, corefile: other.image });
+    sessions.push(second);
+    // kvm_counter_u64_fetch would sum only CPUs 0..3: `dense` false keeps the exporter off it.
+    expect(readTopology(second)).toEqual({ maxCpus: 64, ncpus: 4, present: [0, 1, 2, 3, 4, 5, 6, 7], dense: false });
+  });
+
+  it('negative: a struct pcpu whose pc_cpuid does not match its slot is refused before any counter is read', () => {
+    const { session, image } = open([0, 1, 2, 3]);
+    image.writeU32(image.pcpuAddress(3) + 60n, 7);
+    expect(() => readTopology(session)).toThrow(KvmLayoutError);
+    expect(() => readTopology(session)).toThrow(/pc_cpuid on CPU 3 read 7/);
+  });
+});
+
+describe('counter(9) copies', () => {
+  it('positive: kvm_read_zpcpu reads each present CPU\'s copy as the image holds it', () => {
+    const { kernel, session, image } = open([0, 2, 5, 9], 16);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_intr');
+    const copy = Buffer.alloc(8);
+    for (const cpu of [0, 2, 5, 9]) {
+      readZpcpu(session, handle, cpu, copy);
+      expect(copy.readBigUInt64LE(0)).toBe(image.readCounter(handle, cpu));
+    }
+  });
+
+  it('positive: a span of neighbouring handles is one kvm_read_zpcpu call per CPU', () => {
+    const { kernel, session, image } = open([0, 1, 2, 3]);
+    const first = counterHandle(kernel.manifest, 'vm_cnt.v_swtch');
+    const fifth = counterHandle(kernel.manifest, 'vm_cnt.v_soft');
+    expect(fifth - first).toBe(32n);
+    sim.resetCallCounts();
+    const rows = readZpcpuSpan(session, first, 40, [0, 1, 2, 3]);
+    expect(sim.callCounts().kvm_read_zpcpu).toBe(4);
+    for (let cpu = 0; cpu < 4; cpu++) {
+      expect(rows.readBigUInt64LE(cpu * 40)).toBe(image.readCounter(first, cpu));
+      expect(rows.readBigUInt64LE(cpu * 40 + 32)).toBe(image.readCounter(fifth, cpu));
+    }
+  });
+
+  it('negative: a failing copy names the handle and the CPU', () => {
+    const { kernel, session, image } = open([0, 1, 2, 3]);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_trap');
+    const at = image.counterAddress(handle, 3);
+    image.setEfault(at, at + 8n);
+    let caught: unknown;
+    try {
+      readZpcpuSpan(session, handle, 8, [0, 1, 2, 3]);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(KvmReadError);
+    expect((caught as KvmReadError).cpu).toBe(3);
+    expect((caught as KvmReadError).address).toBe(handle);
+    expect((caught as KvmReadError).kvmErr).toBe('kvm_read: Bad address');
+    image.setEfault(0n, 0n);
+  });
+
+  it('positive: kvm_counter_u64_fetch sums CPUs 0..mp_ncpus-1 on dense ids', () => {
+    const { kernel, session, image } = open([0, 1, 2, 3]);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_syscall');
+    const expected = [0, 1, 2, 3].reduce((sum, cpu) => sum + image.readCounter(handle, cpu), 0n);
+    expect(counterU64Fetch(session, handle, 4)).toBe(expected);
+  });
+
+  it('libkvm quirk kept visible: on sparse ids kvm_counter_u64_fetch sums the wrong CPUs', () => {
+    const { kernel, session, image } = open([0, 2, 5, 9], 16);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_syscall');
+    const present = [0, 2, 5, 9].reduce((sum, cpu) => sum + image.readCounter(handle, cpu), 0n);
+    const libkvm = BigInt(session.lib.kvm_counter_u64_fetch(session.kd(), handle));
+    const firstFour = [0, 1, 2, 3].reduce((sum, cpu) => sum + image.readCounter(handle, cpu), 0n);
+    expect(libkvm).toBe(firstFour);
+    expect(libkvm).not.toBe(present);
+  });
+
+  it('positive: a real zero is verified by reading every copy and then returned', () => {
+    const { kernel, session, image } = open([0, 1, 2, 3]);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_swapin');
+    for (let cpu = 0; cpu < 4; cpu++) image.setCounter(handle, cpu, 0n);
+    sim.resetCallCounts();
+    expect(counterU64Fetch(session, handle, 4)).toBe(0n);
+    expect(sim.callCounts().kvm_read_zpcpu).toBeGreaterThanOrEqual(4);
+  });
+
+  it('negative: the 0 kvm_counter_u64_fetch returns on a failed read is never taken as a value', () => {
+    const { kernel, session, image } = open([0, 1, 2, 3]);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_swapout');
+    const at = image.counterAddress(handle, 1);
+    image.setEfault(at, at + 8n);
+    expect(BigInt(session.lib.kvm_counter_u64_fetch(session.kd(), handle))).toBe(0n);
+    expect(() => counterU64Fetch(session, handle, 4)).toThrow(KvmReadError);
+    image.setEfault(0n, 0n);
+  });
+});
+
+describe('struct pcpu (kvm_getpcpu)', () => {
+  it('positive: a present CPU gives a 4096-byte copy with its pc_cpuid and pc_cp_time', () => {
+    const { session, image } = open([0, 2, 5, 9], 16);
+    const pcpu = getPcpu(session, 5)!;
+    expect(pcpu.length).toBe(PCPU_SIZE);
+    expect(pcpu.readUInt32LE(60)).toBe(5);
+    const cpTime = image.readCpTime(5);
+    for (let mode = 0; mode < 5; mode++) expect(pcpu.readBigInt64LE(80 + 8 * mode)).toBe(cpTime[mode]);
+  });
+
+  it('positive: an absent CPU (NULL) is undefined, not an error', () => {
+    const { session } = open([0, 2, 5, 9], 16);
+    expect(getPcpu(session, 3)).toBeUndefined();
+    expect(getPcpu(session, 15)).toBeUndefined();
+  });
+
+  it('negative: (void *)-1 from a failed read is a KvmCallError with libkvm\'s text', () => {
+    const { session, image } = open([0, 1]);
+    const at = image.pcpuAddress(1);
+    image.setEfault(at + 100n, at + 200n);
+    expect(() => getPcpu(session, 1)).toThrow(KvmCallError);
+    expect(() => getPcpu(session, 1)).toThrow(/kvm_getpcpu\(kd, 1\)/);
+    image.setEfault(0n, 0n);
+  });
+});
+
+describe('DPCPU (kvm_dpcpu_setcpu, then a fresh kvm_nlist)', () => {
+  it('positive: each present CPU\'s copy of pcputicks, as the image holds it', () => {
+    const { kernel, session, image } = open([0, 2, 5, 9], 16);
+    const offset = BigInt(kernel.manifest.symbols.pcpu_entry_pcputicks!.address) - BigInt(kernel.manifest.dpcpu.start);
+    const rows = readDpcpu(session, 'pcputicks', 0, 4, [0, 2, 5, 9]);
+    [0, 2, 5, 9].forEach((cpu, i) => {
+      const expected = image.readI32(BigInt(kernel.manifest.dpcpu.areas[String(cpu)]!) + offset);
+      expect(rows.readInt32LE(i * 4)).toBe(expected);
+    });
+    // CPU 0 is selected again afterwards, libkvm's default.
+    expect(session.lookupUncached('pcputicks')!.address).toBe(BigInt(kernel.manifest.dpcpu.areas['0']!) + offset);
+  });
+
+  it('negative: a CPU beyond MAXCPU and an absent CPU fail with libkvm\'s messages', () => {
+    const { session } = open([0, 2, 5, 9], 16);
+    expect(() => dpcpuSetcpu(session, 40)).toThrow(/CPU 40 too big/);
+    expect(() => dpcpuSetcpu(session, 3)).toThrow(/CPU 3 not found/);
+  });
+});
