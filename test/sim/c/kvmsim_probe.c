@@ -124,7 +124,9 @@ cmd_read(char **av, int two)
 
 	r = two ? kvm_read2(kd, hexarg(av[1]), buf, len) :
 	    kvm_read(kd, hexarg(av[1]), buf, len);
-	printf("read %zd ", r);
+	printf("read %zd", r);
+	if (r > 0)
+		printf(" ");
 	for (ssize_t i = 0; i < r; i++)
 		printf("%02x", buf[i]);
 	print_err();
