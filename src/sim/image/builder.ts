@@ -7,6 +7,8 @@
  * handle h lives at __pcpu + h + 4096*i.
  *
  * The builder is kernel-agnostic; freebsd-kernel.ts decides what goes where.
+ * Past 300 lines because the file writer and the slab allocator share its
+ * segment bookkeeping.
  */
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 

@@ -14,7 +14,8 @@
  * Present CPU ids may be sparse; every id up to mp_maxid has a struct pcpu
  * and a DPCPU area, and absent ones are NULL in cpuid_to_pcpu and 0 in
  * dpcpu_off, as after pcpu_destroy(). The manifest (<image>.json) lists
- * every symbol and counter handle.
+ * every symbol and counter handle. Long because it is the whole kernel's
+ * layout in one place; each region has its own short function.
  */
 import { type CounterLayout, CounterSlabs, ImageBuilder } from './builder.js';
 import { CPUSTATES, FSCALE, Loadavg, NType, PCPU_SIZE, PAGE_SIZE, Pcpu, VNET_MAGIC_N, Vnet, hex, u64 } from './format.js';

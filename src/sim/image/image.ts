@@ -7,7 +7,8 @@
  *
  * It parses the header, symbol and segment tables itself, so it needs only
  * the image, not the builder or the manifest. Every write is a pwrite(2) to
- * the file, which readers' pread(2) and mmap see at once.
+ * the file, which readers' pread(2) and mmap see at once. Long because it is
+ * the one writer API: each kind of change is a short method.
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 

@@ -6,14 +6,14 @@
  * format is specified in ../README.md.
  *
  * Everything here is validated once, at open, so that a truncated or
- * garbage file gives a clear error instead of a crash later.
+ * garbage file gives a clear error instead of a crash later. Longer than
+ * most files because each table gets its own bounds check and message.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -297,69 +297,6 @@ load_segments(struct kvmsim_image *img, const struct image_header *hdr,
 	return (0);
 }
 
-/*
- * Maps <image>.ctl if it exists. Returns 0 with *ctl NULL when there is no
- * control file, -1 with a message when it exists but is unusable.
- */
-static int
-map_control(const char *image_path, volatile uint8_t **ctl, char *err,
-    size_t errlen)
-{
-	char path[KVMSIM_MAXPATHLEN + 16];
-	struct stat st;
-	void *p;
-	int fd;
-
-	*ctl = NULL;
-	(void)snprintf(path, sizeof(path), "%s.ctl", image_path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return (0);
-		IMG_ERR("%s: %s", path, strerror(errno));
-		return (-1);
-	}
-	if (fstat(fd, &st) != 0 || st.st_size < KVMSIM_CTL_SIZE) {
-		(void)close(fd);
-		IMG_ERR("%s: not a simulated kernel control file (shorter "
-		    "than %d bytes)", path, KVMSIM_CTL_SIZE);
-		return (-1);
-	}
-	p = mmap(NULL, KVMSIM_CTL_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	(void)close(fd);
-	if (p == MAP_FAILED) {
-		IMG_ERR("%s: mmap: %s", path, strerror(errno));
-		return (-1);
-	}
-	if (memcmp(p, KVMSIM_CTL_MAGIC, 8) != 0) {
-		(void)munmap(p, KVMSIM_CTL_SIZE);
-		IMG_ERR("%s: not a simulated kernel control file (bad magic)",
-		    path);
-		return (-1);
-	}
-	*ctl = p;
-	return (0);
-}
-
-/* Reads open_errno from <image>.ctl; 0 if there is no control file. */
-int
-kvmsim_ctl_probe(const char *image_path, uint32_t *open_errno, char *err,
-    size_t errlen)
-{
-	volatile uint8_t *ctl;
-
-	*open_errno = 0;
-	if (map_control(image_path, &ctl, err, errlen) != 0)
-		return (-1);
-	if (ctl != NULL) {
-		*open_errno = __atomic_load_n(
-		    (volatile uint32_t *)(ctl + CTL_OPEN_ERRNO),
-		    __ATOMIC_ACQUIRE);
-		(void)munmap((void *)ctl, KVMSIM_CTL_SIZE);
-	}
-	return (0);
-}
-
 static int
 open_image_fd(struct kvmsim_image *img, uint64_t *file_size, char *err,
     size_t errlen)
@@ -412,7 +349,7 @@ load_image(struct kvmsim_image *img, char *err, size_t errlen)
 	if (load_symbols(img, &hdr, err, errlen) != 0 ||
 	    load_segments(img, &hdr, file_size, err, errlen) != 0)
 		return (-1);
-	return (map_control(img->path, &img->ctl, err, errlen));
+	return (kvmsim_ctl_map(img->path, &img->ctl, err, errlen));
 }
 
 int
@@ -449,7 +386,7 @@ kvmsim_image_close(struct kvmsim_image *img)
 	if (img->fd >= 0)
 		(void)close(img->fd);
 	if (img->ctl != NULL)
-		(void)munmap((void *)img->ctl, KVMSIM_CTL_SIZE);
+		kvmsim_ctl_unmap(img->ctl);
 	free(img->syms);
 	free(img->strtab);
 	free(img->segs);
@@ -528,22 +465,4 @@ kvmsim_image_read_direct(const struct kvmsim_image *img, uint64_t kva,
 		len -= n;
 	}
 	return (0);
-}
-
-uint64_t
-kvmsim_ctl_u64(const struct kvmsim_image *img, size_t off)
-{
-	if (img == NULL || img->ctl == NULL)
-		return (0);
-	return (__atomic_load_n((volatile uint64_t *)(img->ctl + off),
-	    __ATOMIC_ACQUIRE));
-}
-
-uint32_t
-kvmsim_ctl_u32(const struct kvmsim_image *img, size_t off)
-{
-	if (img == NULL || img->ctl == NULL)
-		return (0);
-	return (__atomic_load_n((volatile uint32_t *)(img->ctl + off),
-	    __ATOMIC_ACQUIRE));
 }

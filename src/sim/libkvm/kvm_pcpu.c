@@ -8,7 +8,8 @@
  * kvm_getmaxcpu(NULL) and kvm_getpcpu(NULL, ...) clear only maxcpu and the
  * pcpu array, never mp_ncpus or __pcpu; kvm_counter_u64_fetch sums CPUs
  * 0 .. mp_ncpus-1 and returns 0 on any failure; kvm_read_zpcpu returns 0
- * when the cache cannot be initialised. DPCPU state is per handle.
+ * when the cache cannot be initialised. DPCPU state is per handle. As long
+ * as FreeBSD's own kvm_pcpu.c, which it follows function by function.
  */
 #include <stdlib.h>
 

@@ -118,6 +118,11 @@ void _kvm_syserr(kvm_t *, const char *, const char *, ...)
 int kvmsim_image_open(const char *path, struct kvmsim_image **out,
     char *err, size_t errlen);
 void kvmsim_image_close(struct kvmsim_image *);
+
+/* kvm_control.c */
+int kvmsim_ctl_map(const char *image_path, volatile uint8_t **ctl, char *err,
+    size_t errlen);
+void kvmsim_ctl_unmap(volatile uint8_t *ctl);
 int kvmsim_ctl_probe(const char *image_path, uint32_t *open_errno,
     char *err, size_t errlen);
 const struct kvmsim_sym *kvmsim_image_lookup(const struct kvmsim_image *,
