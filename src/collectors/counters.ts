@@ -114,8 +114,8 @@ class CountersCollector implements Collector {
       return;
     }
     for (const { counter, offset } of span.members) {
-      const values = copiesAt(rows, span.length, offset, cpus.length, counter.signed);
-      const negative = counter.signed ? -1 : values.findIndex((v) => v >= 2 ** 63);
+      const values = copiesAt(rows, span.length, offset, cpus.length);
+      const negative = counter.signed ? -1 : values.findIndex((v) => v < 0);
       sink.add(family(counter.sum, [], [{ labels: [], value: total(values, counter.signed) }]));
       if (!counter.percpu) continue;
       if (negative >= 0) {
@@ -138,21 +138,27 @@ class CountersCollector implements Collector {
   }
 }
 
-/** The copies of one counter, one per CPU row, as float64 (exact below 2^53). */
-function copiesAt(rows: Buffer, rowLength: number, offset: number, cpuCount: number, signed: boolean): number[] {
+/**
+ * The copies of one counter, one per CPU row, as int64 in float64 (exact
+ * within 2^53). Read signed for every type: a decremented copy (-5, stored
+ * as 2^64 - 5) keeps its small magnitude, so the sum stays exact; an
+ * unsigned counter's copy is negative here only when it is at or above 2^63.
+ */
+function copiesAt(rows: Buffer, rowLength: number, offset: number, cpuCount: number): number[] {
   const values = new Array<number>(cpuCount);
   for (let i = 0, at = offset; i < cpuCount; i++, at += rowLength) {
-    const high = signed ? rows.readInt32LE(at + 4) : rows.readUInt32LE(at + 4);
-    values[i] = high * TWO_32 + rows.readUInt32LE(at);
+    values[i] = rows.readInt32LE(at + 4) * TWO_32 + rows.readUInt32LE(at);
   }
   return values;
 }
 
-/** counter_u64_fetch's sum: modulo 2^64 for unsigned counters. */
+/** counter_u64_fetch's sum of the int64 copies: modulo 2^64 for unsigned counters. */
 function total(values: readonly number[], signed: boolean): number {
   let sum = 0;
   for (const v of values) sum += v;
-  return signed || sum < TWO_64 ? sum : sum % TWO_64;
+  if (signed) return sum;
+  const wrapped = sum % TWO_64;
+  return wrapped < 0 ? wrapped + TWO_64 : wrapped;
 }
 
 function decrementedCounter(counter: Counter, cpu: number): Error {
