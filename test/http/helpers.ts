@@ -83,6 +83,9 @@ export interface RequestOptions {
   readonly ca?: Buffer;
   readonly cert?: Buffer;
   readonly key?: Buffer;
+  /** Client TLS limits, to check what the server refuses. */
+  readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  readonly ciphers?: string;
   /** Reuse connections (a keep-alive agent), or not. */
   readonly agent?: import('node:http').Agent | false;
 }
@@ -101,7 +104,9 @@ export function send(baseUrl: string, pathAndQuery: string, options: RequestOpti
         method: options.method ?? 'GET',
         headers: options.headers ?? {},
         agent: options.agent ?? false,
-        ...(tls ? { ca: options.ca, cert: options.cert, key: options.key, servername: 'localhost' } : {}),
+        ...(tls
+          ? { ca: options.ca, cert: options.cert, key: options.key, servername: 'localhost', maxVersion: options.maxVersion, ciphers: options.ciphers }
+          : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
