@@ -3,7 +3,13 @@
  * collector's resolved symbols and handles are only valid for the handle
  * that resolved them. When the handle breaks (open fails, the topology can
  * no longer be read) it is closed and reopened with exponential backoff, and
- * the collectors are rebuilt on the new one.
+ * the collectors are rebuilt on the new one. The delay keeps growing while
+ * reopened handles break again before reading a topology, and goes back to
+ * the initial delay once one reads it.
+ *
+ * Logging follows changes of state, not attempts: a failure is logged at
+ * error level when it first happens or its text changes, retries that fail
+ * the same way at debug level, and the recovery once at info level.
  */
 import { COLLECTORS, type Collector, type EntryReport } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
@@ -25,6 +31,8 @@ interface Open {
   /** A collector whose factory threw is kept as its error, reported at every scrape. */
   readonly collectors: ReadonlyMap<CollectorName, Collector | Error>;
   readonly problems: readonly string[];
+  /** The backoff delay if this handle breaks: the initial one once it has read a topology. */
+  readonly delayMs: number;
 }
 
 interface Broken {
@@ -38,6 +46,10 @@ export type Topology = { readonly ok: true; readonly topology: CpuTopology } | {
 
 export class Kernel {
   private current: Open | Broken;
+  /** The failure last logged at error level; undefined while the kernel is readable. */
+  private reported: string | undefined;
+  /** The config problems last logged, so a reopen does not repeat them. */
+  private reportedProblems = '';
 
   constructor(
     private readonly config: Config,
@@ -69,15 +81,23 @@ export class Kernel {
   /** Reads the CPU topology; a failure marks the handle broken. */
   readTopology(): Topology {
     if (this.current.state !== 'open') return { ok: false, error: this.current.error };
+    const open = this.current;
+    let topology: CpuTopology;
     try {
-      return { ok: true, topology: readTopology(this.current.session) };
+      topology = readTopology(open.session);
     } catch (error) {
       const message = `kernel unreadable: ${(error as Error).message}`;
-      this.logger.error('kernel handle broken; closing it and reopening with backoff', { err: message });
-      this.current.session.close();
-      this.current = this.broken(message, this.backoff.initialMs);
+      this.report('kernel handle broken; closing it and reopening with backoff', message, open.delayMs);
+      open.session.close();
+      this.current = this.broken(message, open.delayMs);
       return { ok: false, error: message };
     }
+    if (open.delayMs !== this.backoff.initialMs) this.current = { ...open, delayMs: this.backoff.initialMs };
+    if (this.reported !== undefined) {
+      this.logger.info('kernel readable again', { corefile: this.config.kvm.corefile, was: this.reported });
+      this.reported = undefined;
+    }
+    return { ok: true, topology };
   }
 
   close(): void {
@@ -91,7 +111,7 @@ export class Kernel {
       session = this.opener({ library, execfile, corefile });
     } catch (error) {
       const message = (error as Error).message;
-      this.logger.error('cannot open the kernel', { err: message, retry_in_ms: nextDelayMs });
+      this.report('cannot open the kernel', message, nextDelayMs);
       return this.broken(message, nextDelayMs);
     }
     const collectors = new Map<CollectorName, Collector | Error>();
@@ -107,9 +127,29 @@ export class Kernel {
         problems.push(`collector ${factory.name}: ${(error as Error).message}`);
       }
     }
+    this.reportProblems(problems);
+    const opened = { corefile, execfile: execfile ?? 'running kernel', collectors: [...collectors.keys()].join(',') };
+    // While a failure stands, a reopen is one more attempt; readTopology logs the recovery.
+    if (this.reported === undefined) this.logger.info('kernel opened', opened);
+    else this.logger.debug('kernel reopened', opened);
+    return { state: 'open', session, collectors, problems, delayMs: nextDelayMs };
+  }
+
+  /** Logs a failure at error level when it is new, at debug level when a retry failed the same way. */
+  private report(msg: string, error: string, retryInMs: number): void {
+    if (error === this.reported) {
+      this.logger.debug(`${msg} (unchanged)`, { err: error, retry_in_ms: retryInMs });
+      return;
+    }
+    this.logger.error(msg, { err: error, retry_in_ms: retryInMs });
+    this.reported = error;
+  }
+
+  private reportProblems(problems: readonly string[]): void {
+    const key = problems.join('\n');
+    if (key === this.reportedProblems) return;
     for (const problem of problems) this.logger.warn('config entry left out', { problem });
-    this.logger.info('kernel opened', { corefile, execfile: execfile ?? 'running kernel', collectors: [...collectors.keys()].join(',') });
-    return { state: 'open', session, collectors, problems };
+    this.reportedProblems = key;
   }
 
   private broken(error: string, delayMs: number): Broken {
