@@ -164,13 +164,24 @@ function runCollector(
       if (deadline !== undefined && Date.now() >= deadline) throw new DeadlineError(name);
     },
   };
+  const leftOut = leftOutEntries(collector);
   try {
     scrape.checkDeadline();
     collector.update(sink, scrape);
-    return { success: true, seconds: seconds() };
+    return leftOut === undefined ? { success: true, seconds: seconds() } : { success: false, seconds: seconds(), error: leftOut };
   } catch (error) {
-    return { success: false, seconds: seconds(), error: describe(error) };
+    return { success: false, seconds: seconds(), error: [describe(error), leftOut].filter(Boolean).join('; ') };
   }
+}
+
+/**
+ * Config entries the collector could not resolve against this kernel (a
+ * missing symbol, an unreadable handle): they were left out, so the
+ * collector did not read everything it was configured to read.
+ */
+function leftOutEntries(collector: Collector): string | undefined {
+  const problems = collector.entries.filter((e) => e.problem !== undefined).map((e) => `${e.key} (${e.source}): ${e.problem}`);
+  return problems.length === 0 ? undefined : `config entries left out: ${problems.join('; ')}`;
 }
 
 function describe(error: unknown): string {
