@@ -83,12 +83,26 @@ class PcpuCollector implements Collector {
       try {
         const pcpu = getPcpu(this.session, cpu);
         if (pcpu) copies.push({ cpu, pcpu });
+        else failures.add(`struct pcpu of CPU ${cpu}`, staleCpuTable(cpu));
       } catch (error) {
         failures.add(`struct pcpu of CPU ${cpu}`, error);
       }
     }
     return copies;
   }
+}
+
+/**
+ * kvm_getpcpu answers from libkvm's process-wide copy of cpuid_to_pcpu[],
+ * taken once (lib/libkvm/kvm_pcpu.c): a CPU that came up after that copy is
+ * NULL there although the kernel lists it. Leaving it out silently would
+ * pass for a complete scrape.
+ */
+function staleCpuTable(cpu: number): Error {
+  return new Error(
+    `kvm_getpcpu(kd, ${cpu}) returned NULL for a CPU the kernel's cpuid_to_pcpu lists: libkvm's process-wide ` +
+      'copy of cpuid_to_pcpu (lib/libkvm/kvm_pcpu.c) predates this CPU; restart the exporter to read it',
+  );
 }
 
 function fieldSeries(field: PcpuField, cpu: number, pcpu: Buffer): Series[] {
