@@ -15,8 +15,8 @@ interface PcpuField {
   readonly entry: PcpuEntry;
   readonly name: string;
   readonly help: string;
-  /** Every value is multiplied by this: scale / divide_by's value. */
-  readonly factor: number;
+  /** Every value is divided by this: divide_by's value, or 1. */
+  readonly divisor: number;
   readonly labelNames: readonly string[];
 }
 
@@ -31,11 +31,11 @@ export const pcpuCollector: CollectorFactory = {
       const source = describeSource('struct pcpu', entry.field, entry.offset);
       const name = metricName(entry.name, entry.type);
       try {
-        const factor = entry.scale / divisor(session, entry);
+        const by = divisor(session, entry);
         const lead = entry.help ? `${entry.help}. ` : '';
         const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
         const labelNames = entry.count > 1 ? ['cpu', entry.elementLabel?.name ?? 'index'] : ['cpu'];
-        fields.push({ entry, name, help: `${lead}${source} (${entry.ctype}${per}), per CPU`, factor, labelNames });
+        fields.push({ entry, name, help: `${lead}${source} (${entry.ctype}${per}), per CPU`, divisor: by, labelNames });
         entries.push({ key: entry.origin.key, source, address: BigInt(entry.offset), metrics: [name] });
       } catch (error) {
         entries.push({ key: entry.origin.key, source, metrics: [], problem: (error as Error).message });
@@ -106,13 +106,14 @@ function staleCpuTable(cpu: number): Error {
 }
 
 function fieldSeries(field: PcpuField, cpu: number, pcpu: Buffer): Series[] {
-  const { entry, factor } = field;
+  const { entry, divisor } = field;
   const width = ctypeWidth(entry.ctype);
   const series: Series[] = [];
   for (let i = 0; i < entry.count; i++) {
     const offset = entry.offset + i * width;
     if (offset + width > PCPU_SIZE) break;
-    const value = decodeCType(pcpu, offset, entry.ctype) * factor;
+    // Divided, not multiplied by 1/divisor: ticks / stathz is then the exactly rounded number of seconds.
+    const value = (decodeCType(pcpu, offset, entry.ctype) * entry.scale) / divisor;
     const labels = entry.count > 1 ? [String(cpu), entry.elementLabel?.values[i] ?? String(i)] : [String(cpu)];
     series.push({ labels, value });
   }
