@@ -361,11 +361,9 @@ function sourceOf(inlineKey: string, fileValue: string | null | undefined, dir: 
   return fileValue ? `${inlineKey}_file ${resolve(dir, fileValue)}` : `${inlineKey} (inline)`;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
 /** OpenSSL silently skips text that is not a certificate, so an empty or garbled CA bundle is caught here. */
 function caProblem(ca: Buffer): string | undefined {
-  const blocks = ca.toString('utf8').match(PEM_CERTIFICATE) ?? [];
+  const blocks = ca.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) return 'no PEM certificate in it';
   for (const [index, block] of blocks.entries()) {
     try {
