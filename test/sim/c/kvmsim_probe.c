@@ -247,11 +247,25 @@ now_s(void)
 	return (ts.tv_sec + ts.tv_nsec / 1e9);
 }
 
+/* FNV-1a over the thread states: the writer changes some every step. */
+static uint64_t
+states_hash(const unsigned char *p, int cnt)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < cnt; i++) {
+		h ^= p[(size_t)i * KINFO_SIZE + 388];
+		h *= 0x100000001b3ULL;
+	}
+	return (h ^ (uint64_t)cnt);
+}
+
 static void
 cmd_procsloop(char **av)
 {
 	double until = now_s() + atof(av[2]);
-	int snaps = 0, bad = 0, fails = 0, mincnt = 1 << 30, maxcnt = 0;
+	int snaps = 0, bad = 0, fails = 0, changes = 0;
+	uint64_t last = 0;
 
 	while (now_s() < until) {
 		int cnt = 0;
@@ -264,11 +278,11 @@ cmd_procsloop(char **av)
 		}
 		snaps++;
 		bad += !snapshot_consistent(p, cnt);
-		mincnt = cnt < mincnt ? cnt : mincnt;
-		maxcnt = cnt > maxcnt ? cnt : maxcnt;
+		changes += snaps > 1 && states_hash(p, cnt) != last;
+		last = states_hash(p, cnt);
 	}
-	printf("procsloop snaps=%d bad=%d fails=%d min=%d max=%d", snaps, bad,
-	    fails, mincnt, maxcnt);
+	printf("procsloop snaps=%d bad=%d fails=%d changes=%d", snaps, bad,
+	    fails, changes);
 }
 
 static void
