@@ -15,6 +15,7 @@ import { COLLECTORS, type Collector, type EntryReport } from '../collectors/inde
 import type { CollectorName, Config } from '../config/types.js';
 import { KvmSession, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
+import { checkPcpuCache } from './pcpu-cache.js';
 
 export interface Backoff {
   readonly initialMs: number;
@@ -112,6 +113,14 @@ export class Kernel {
     } catch (error) {
       const message = (error as Error).message;
       this.report('cannot open the kernel', message, nextDelayMs);
+      return this.broken(message, nextDelayMs);
+    }
+    try {
+      checkPcpuCache(session);
+    } catch (error) {
+      session.close();
+      const message = (error as Error).message;
+      this.report('cannot read the kernel through libkvm', message, nextDelayMs);
       return this.broken(message, nextDelayMs);
     }
     const collectors = new Map<CollectorName, Collector | Error>();
