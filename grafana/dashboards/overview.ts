@@ -32,13 +32,15 @@ const SUMMED_COUNTERS =
  * rate() drops the metric name, so rating counters of different names but
  * equal labels fails with "vector cannot contain metrics with the same
  * labelset". Copying the name into a `counter` label first, inside a
- * subquery, keeps the series apart. The 15s step matches the documented
- * scrape interval; a slower scrape only repeats samples, which rate() reads
- * correctly.
+ * subquery, keeps the series apart. The subquery steps by 1s, not by the
+ * scrape interval: rate() needs two points inside `$__rate_interval`, which
+ * Grafana makes as short as 4 scrape intervals (4s for 1s scrapes), and no
+ * fixed step longer than half of that is safe. A step shorter than the
+ * scrape interval only repeats samples, which rate() reads correctly.
  */
 const TOP_COUNTERS =
   `topk(10, rate(label_replace(${SUMMED_COUNTERS}, "counter", "$1", "__name__", "kvm_(.+)_total")` +
-  `[$__rate_interval:15s]))`;
+  `[$__rate_interval:1s]))`;
 
 function rateOf(metric: string): string {
   return `rate(${metric}{${HOST}}[$__rate_interval])`;
