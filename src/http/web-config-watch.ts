@@ -76,8 +76,11 @@ export class WebConfigWatcher {
     try {
       const next = await loadActiveWebConfig(file);
       this.apply(next, this.active);
+      const sameFiles = next.config.watchedFiles.join('|') === this.active.config.watchedFiles.join('|');
       this.active = next;
-      this.signature = await filesSignature(next.config.watchedFiles);
+      // With the same files, the signature taken before loading is the right one:
+      // a write that lands while loading then still counts as a change.
+      if (!sameFiles) this.signature = await filesSignature(next.config.watchedFiles);
       this.logger.info('web config reloaded', { file, tls: next.config.tls !== undefined, users: next.config.users.size });
       return 'reloaded';
     } catch (error) {
