@@ -10,14 +10,15 @@
  * file outside src/kvm allowed to import koffi; nothing in the exporter
  * uses it.
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import koffi, { type LibraryHandle } from 'koffi';
 
-/** dist/libkvm-sim/libkvm.so.7, from this module's place in dist/src/sim. */
+import { packageRoot } from '../version.js';
+
+/** The built simulator, dist/libkvm-sim/libkvm.so.7 in the package. */
 export function defaultSimLibraryPath(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../libkvm-sim/libkvm.so.7');
+  return join(packageRoot(), 'dist', 'libkvm-sim', 'libkvm.so.7');
 }
 
 export type SimCallCounts = Record<string, number>;

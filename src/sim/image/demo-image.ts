@@ -6,18 +6,19 @@
  * jails 0, 1 and 2. Usage: node dist/src/sim/image/demo-image.js [path]
  */
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { packageRoot } from '../../version.js';
 import { buildFreeBsdKernel } from './freebsd-kernel.js';
 import { generateProcesses } from './process-table.js';
 
 export const DEMO_CPUS = [0, 1, 2, 3, 4, 5, 6, 7];
 export const DEMO_SEED = 'demo';
 
-/** dist/demo/kernel.img, from this module's place in dist/src/sim/image. */
+/** dist/demo/kernel.img in the package. */
 export function defaultDemoImagePath(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../demo/kernel.img');
+  return join(packageRoot(), 'dist', 'demo', 'kernel.img');
 }
 
 export function writeDemoImage(path: string): void {
