@@ -48,11 +48,13 @@ export interface CounterEntry {
   readonly type: MetricKind;
 }
 
-export interface VariableEntry {
+/** A scalar kernel variable read at `symbol + offset`. */
+export interface ScalarEntry {
   readonly origin: Origin;
   /** Metric name without the `kvm_` prefix (counters get `_total` appended). */
   readonly name: string;
   readonly help: string;
+  /** A plain variable's name, or for DPCPU the name in `DPCPU_DEFINE(t, name)`. */
   readonly symbol: string;
   readonly offset: number;
   readonly field?: string;
@@ -62,18 +64,11 @@ export interface VariableEntry {
   readonly type: MetricKind;
 }
 
-export interface DpcpuEntry {
-  readonly origin: Origin;
-  readonly name: string;
-  readonly help: string;
-  /** The DPCPU variable's name, as in `DPCPU_DEFINE(t, name)`. */
-  readonly symbol: string;
-  readonly offset: number;
-  readonly field?: string;
-  readonly ctype: CType;
-  readonly scale: number;
-  readonly type: MetricKind;
-}
+/** A plain kernel variable (kvm_read). */
+export type VariableEntry = ScalarEntry;
+
+/** A DPCPU variable, one value per CPU. */
+export type DpcpuEntry = ScalarEntry;
 
 export interface PcpuEntry {
   readonly origin: Origin;
