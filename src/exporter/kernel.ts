@@ -87,7 +87,8 @@ export class Kernel {
     try {
       topology = readTopology(open.session);
     } catch (error) {
-      const message = `kernel unreadable: ${(error as Error).message}`;
+      // The bare libkvm failure, as a reopen that meets the same fault reports it: one state, one text.
+      const message = (error as Error).message;
       this.report('kernel handle broken; closing it and reopening with backoff', message, open.delayMs);
       open.session.close();
       this.current = this.broken(message, open.delayMs);
