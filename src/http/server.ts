@@ -13,22 +13,23 @@
  * path holding `:` or `*` means itself. No response ever carries a stack
  * trace: errors are logged and answered with a status line.
  */
-import { createServer as createHttpServer, STATUS_CODES, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { ConfigError, WebConfigError } from '../errors.js';
 import type { ScrapeSource } from '../exporter/types.js';
 import type { BuildInfo } from '../exposition/self-metrics.js';
 import type { Logger } from '../log.js';
-import { parseBasicAuth } from './basic-auth.js';
 import { renderLandingPage } from './landing.js';
 import { ConcurrencyLimit } from './limits.js';
 import { formatBoundAddress, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { createMetricsRoute, sendText, type RouteHandler } from './metrics-route.js';
+import { errorHandler, routeTable, webConfigMiddleware } from './middleware.js';
+import { Lifecycle, closeServer, type NodeServer } from './shutdown.js';
 import { applyTlsSettings, clientCertificateProblem, httpsServerOptions } from './tls.js';
-import { WebConfigWatcher, type ActiveWebConfig, type ReloadOutcome } from './web-config-watch.js';
+import { WebConfigWatcher, type ReloadOutcome } from './web-config-watch.js';
 import type { TlsSettings } from './web-config.js';
 
 export interface ServerOptions {
@@ -59,7 +60,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-type NodeServer = HttpServer | HttpsServer;
 
 /** Node's defaults suit a public web server; a metrics port wants tighter ones. */
 const SERVER_LIMITS = {
@@ -183,58 +183,6 @@ function landing(options: ServerOptions, res: Response): void {
   res.end(html);
 }
 
-/** Exact-path dispatch: GET and HEAD only; any other method on a known path is 405. */
-function routeTable(routes: ReadonlyMap<string, RouteHandler>) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const handler = routes.get(req.path);
-    if (handler === undefined) return next();
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      sendText(res, 405, `method ${req.method} not allowed, use GET\n`);
-      return;
-    }
-    await handler(req, res);
-  };
-}
-
-/** Security headers from `http_server_config.headers`, then basic auth when users are configured. */
-function webConfigMiddleware(watcher: WebConfigWatcher, logger: Logger) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const active = watcher.current;
-    for (const [name, value] of Object.entries(active.config.headers)) res.setHeader(name, value);
-    if (await authorized(active, req, logger)) return next();
-    res.setHeader('WWW-Authenticate', 'Basic realm="kvm_exporter", charset="UTF-8"');
-    sendText(res, 401, 'unauthorized\n');
-  };
-}
-
-async function authorized(active: ActiveWebConfig, req: Request, logger: Logger): Promise<boolean> {
-  if (!active.auth.enabled) return true;
-  const credentials = parseBasicAuth(req.headers.authorization);
-  if (credentials === undefined) return false;
-  const ok = await active.auth.verify(credentials);
-  if (!ok) logger.debug('basic auth refused', { user: credentials.user, remote: req.socket.remoteAddress });
-  return ok;
-}
-
-/** 4xx errors raised by express or Node keep their status; anything else is a 500 with no detail. */
-function errorHandler(logger: Logger) {
-  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const status = clientErrorStatus(error) ?? 500;
-    if (status === 500) logger.error('request failed', { method: req.method, path: req.path, err: error });
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    sendText(res, status, status === 500 ? 'internal error, see the exporter log\n' : `${STATUS_CODES[status] ?? 'bad request'}\n`);
-  };
-}
-
-function clientErrorStatus(error: unknown): number | undefined {
-  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
-}
-
 async function listen(
   app: express.Express,
   address: ListenAddress,
@@ -295,60 +243,4 @@ function boundAddress(server: NodeServer): string {
 
 function urlOf(server: NodeServer, tls: boolean): string {
   return `${tls ? 'https' : 'http'}://${boundAddress(server)}`;
-}
-
-function closeServer(server: NodeServer): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/**
- * Requests in flight and the shutdown sequence: stop accepting, answer
- * in-flight requests with `Connection: close`, close connections as they go
- * idle, and after the timeout cut off whatever is left.
- */
-class Lifecycle {
-  private readonly responses = new Set<Response>();
-  private closing: Promise<void> | undefined;
-  private readonly servers: NodeServer[] = [];
-
-  track(server: NodeServer): void {
-    this.servers.push(server);
-  }
-
-  middleware() {
-    return (_req: Request, res: Response, next: NextFunction): void => {
-      this.responses.add(res);
-      if (this.closing) res.setHeader('Connection', 'close');
-      res.once('close', () => this.requestDone(res));
-      next();
-    };
-  }
-
-  shutdown(servers: readonly NodeServer[], watcher: WebConfigWatcher | undefined, timeoutMs: number): Promise<void> {
-    this.closing ??= this.closeAll(servers, watcher, timeoutMs);
-    return this.closing;
-  }
-
-  private async closeAll(servers: readonly NodeServer[], watcher: WebConfigWatcher | undefined, timeoutMs: number): Promise<void> {
-    watcher?.stop();
-    // Responses not yet started end their connection when done, instead of leaving it idle.
-    for (const res of this.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
-    const closed = Promise.all(servers.map(closeServer));
-    const force = setTimeout(() => servers.forEach((server) => server.closeAllConnections()), timeoutMs);
-    force.unref();
-    this.closeIdle();
-    await closed;
-    clearTimeout(force);
-  }
-
-  private requestDone(res: Response): void {
-    this.responses.delete(res);
-    // A keep-alive connection whose response just ended is idle one turn later.
-    if (this.closing) setImmediate(() => this.closeIdle());
-  }
-
-  private closeIdle(): void {
-    for (const server of this.servers) server.closeIdleConnections();
-  }
-
 }

@@ -14,11 +14,14 @@
  *   handshake itself).
  * Settings are re-applied on reload with `setSecureContext` (certificates,
  * CA, versions, ciphers) and by updating the server's requestCert and
- * rejectUnauthorized, which Node reads for each new connection.
+ * rejectUnauthorized, which Node reads for each new connection. Loading
+ * checks the material with OpenSSL first, so a bad file fails the load.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
-import type { SecureContextOptions, TLSSocket } from 'node:tls';
-import type { ClientAuthType, TlsSettings } from './web-config.js';
+import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import type { ClientAuthType } from './web-config-names.js';
+import type { TlsSettings } from './web-config.js';
 
 export function secureContextOptions(tls: TlsSettings): SecureContextOptions {
   return {
@@ -115,4 +118,32 @@ function normalizeSan(value: string): string {
   } catch {
     return value;
   }
+}
+
+/**
+ * What OpenSSL thinks of a certificate, key and client CA, described with
+ * `sources` (`cert_file /etc/x.crt and key_file /etc/x.key`), or undefined.
+ */
+export function tlsMaterialProblem(tls: TlsSettings, sources: { pair: string; ca: string }): string | undefined {
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (error) {
+    return `${sources.pair} are not a usable certificate and key: ${(error as Error).message}`;
+  }
+  const problem = tls.ca === undefined ? undefined : caProblem(tls.ca);
+  return problem === undefined ? undefined : `${sources.ca} is not a usable client CA: ${problem}`;
+}
+
+/** OpenSSL silently skips text that is not a certificate, so an empty or garbled CA bundle is caught here. */
+function caProblem(ca: Buffer): string | undefined {
+  const blocks = ca.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return 'no PEM certificate in it';
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `certificate ${index + 1}: ${(error as Error).message}`;
+    }
+  }
+  return undefined;
 }

@@ -10,75 +10,30 @@
  * headers, bcrypt hashes), relative paths taken from the file's directory.
  * Keys exporter-toolkit has and kvm_exporter does not implement
  * (`rate_limit`, `http2: true`) are refused by name rather than ignored.
- * Every problem names the file, the line and the key.
+ * Every problem names the file, the line and the key. (Past 300 lines on
+ * purpose: schema, checks and line reporting share one Problem type and are
+ * read together; the name tables live in web-config-names.ts.)
  */
-import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { WebConfigError } from '../errors.js';
+import { tlsMaterialProblem } from './tls.js';
+import {
+  ALLOWED_HEADERS,
+  CLIENT_AUTH_TYPES,
+  GO_CIPHER_SUITES,
+  GO_CURVES,
+  LEGACY_CLIENT_AUTH,
+  TLS13_SUITES,
+  TLS_VERSIONS,
+  type ClientAuthType,
+  type NodeTlsVersion,
+  type TlsVersionName,
+} from './web-config-names.js';
 
-export const CLIENT_AUTH_TYPES = [
-  'NoClientCert',
-  'RequestClientCert',
-  'RequireAnyClientCert',
-  'VerifyClientCertIfGiven',
-  'RequireAndVerifyClientCert',
-] as const;
-export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
-
-/** exporter-toolkit still accepts this old spelling of RequireAnyClientCert. */
-const LEGACY_CLIENT_AUTH: Readonly<Record<string, ClientAuthType>> = { RequireClientCert: 'RequireAnyClientCert' };
-
-const TLS_VERSIONS = { TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
-type TlsVersionName = keyof typeof TLS_VERSIONS;
-export type NodeTlsVersion = (typeof TLS_VERSIONS)[TlsVersionName];
-
-/**
- * Go's `tls.CipherSuites()` names and their OpenSSL spellings. The TLS 1.3
- * suites map to nothing: Go accepts them in the list but they cannot be
- * configured, and neither can they here.
- */
-const GO_CIPHER_SUITES: Readonly<Record<string, string | null>> = {
-  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
-  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
-  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
-  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
-  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
-  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
-  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
-  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
-  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
-  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
-  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
-  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
-  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
-  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
-  TLS_AES_128_GCM_SHA256: null,
-  TLS_AES_256_GCM_SHA384: null,
-  TLS_CHACHA20_POLY1305_SHA256: null,
-};
-
-/** The TLS 1.3 suites OpenSSL enables by default, kept when cipher_suites narrows TLS 1.2. */
-const TLS13_SUITES = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
-
-const GO_CURVES: Readonly<Record<string, string>> = {
-  CurveP256: 'P-256',
-  CurveP384: 'P-384',
-  CurveP521: 'P-521',
-  X25519: 'X25519',
-};
-
-/** exporter-toolkit's `extraHTTPHeaders`: which headers may be set, and the allowed values where fixed. */
-const ALLOWED_HEADERS: Readonly<Record<string, readonly string[] | null>> = {
-  'Strict-Transport-Security': null,
-  'X-Content-Type-Options': ['nosniff'],
-  'X-Frame-Options': ['deny', 'sameorigin'],
-  'X-XSS-Protection': null,
-  'Content-Security-Policy': null,
-};
+export type { ClientAuthType } from './web-config-names.js';
 
 const BCRYPT_HASH = /^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$/;
 
@@ -346,33 +301,13 @@ function tlsSettings(tls: RawTls, cert: Buffer, key: Buffer, ca: Buffer | undefi
 
 /** Lets OpenSSL judge the certificate, key and CA now, so a bad file fails the load and not the first handshake. */
 function checkTlsMaterial(file: string, tls: TlsSettings, sources: { pair: string; ca: string }): void {
-  try {
-    createSecureContext({ cert: tls.cert, key: tls.key });
-  } catch (error) {
-    throw new WebConfigError(file, `tls_server_config: ${sources.pair} are not a usable certificate and key: ${messageOf(error)}`);
-  }
-  if (tls.ca === undefined) return;
-  const problem = caProblem(tls.ca);
-  if (problem) throw new WebConfigError(file, `tls_server_config: ${sources.ca} is not a usable client CA: ${problem}`);
+  const problem = tlsMaterialProblem(tls, sources);
+  if (problem) throw new WebConfigError(file, `tls_server_config: ${problem}`);
 }
 
 /** `cert_file /etc/x.crt` or `cert (inline)`, for messages. */
 function sourceOf(inlineKey: string, fileValue: string | null | undefined, dir: string): string {
   return fileValue ? `${inlineKey}_file ${resolve(dir, fileValue)}` : `${inlineKey} (inline)`;
-}
-
-/** OpenSSL silently skips text that is not a certificate, so an empty or garbled CA bundle is caught here. */
-function caProblem(ca: Buffer): string | undefined {
-  const blocks = ca.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) return 'no PEM certificate in it';
-  for (const [index, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch (error) {
-      return `certificate ${index + 1}: ${messageOf(error)}`;
-    }
-  }
-  return undefined;
 }
 
 async function readText(path: string): Promise<string> {
