@@ -86,6 +86,8 @@ export interface RequestOptions {
   /** Client TLS limits, to check what the server refuses. */
   readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3';
   readonly ciphers?: string;
+  /** Leave `text` empty instead of gunzipping and decoding (no synchronous work in the client). */
+  readonly decode?: boolean;
   /** Reuse connections (a keep-alive agent), or not. */
   readonly agent?: import('node:http').Agent | false;
 }
@@ -114,7 +116,7 @@ export function send(baseUrl: string, pathAndQuery: string, options: RequestOpti
         res.on('error', reject);
         res.on('end', () => {
           const raw = Buffer.concat(chunks);
-          const text = res.headers['content-encoding'] === 'gzip' && raw.length > 0 ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+          const text = options.decode === false ? '' : decode(raw, res.headers['content-encoding']);
           resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, text });
         });
       },
@@ -122,6 +124,10 @@ export function send(baseUrl: string, pathAndQuery: string, options: RequestOpti
     req.on('error', reject);
     req.end();
   });
+}
+
+function decode(raw: Buffer, encoding: string | undefined): string {
+  return encoding === 'gzip' && raw.length > 0 ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
 }
 
 export function quietLogger(lines: string[] = []): Logger {
