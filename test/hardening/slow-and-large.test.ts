@@ -1,0 +1,102 @@
+/**
+ * Kernels that push the exporter's limits: reads so slow that a whole
+ * scrape would outlast Prometheus' scrape timeout, and a process table of
+ * 100,000 processes. A slow scrape must answer before the scraper gives up,
+ * with what was collected and the late collectors marked failed; a huge
+ * table must be counted exactly.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProcState, type KinfoProcess, type ProcStateValue } from '../../src/sim/image/kinfo.js';
+import type { KernelImage } from '../../src/sim/image/image.js';
+import { makeKernel, type TestKernel } from '../support/sim.js';
+import { compareWithImage, imageTruth } from './oracle.js';
+import { FULL_CONFIG, serveKernel, simControl, successOf, upOf, type Served } from './served.js';
+
+let kernel: TestKernel | undefined;
+let image: KernelImage | undefined;
+let served: Served | undefined;
+
+beforeEach(() => simControl().resetPcpuCache());
+
+afterEach(async () => {
+  await served?.close();
+  image?.close();
+  kernel?.remove();
+  served = undefined;
+  image = undefined;
+  kernel = undefined;
+});
+
+describe('reads so slow that the whole scrape would pass the scrape timeout', () => {
+  it('answers within X-Prometheus-Scrape-Timeout-Seconds with what was collected, the late collectors failed', async () => {
+    kernel = makeKernel({ cpus: [0, 1, 2, 3] });
+    image = kernel.open();
+    served = await serveKernel(kernel, FULL_CONFIG);
+    // 20 ms per kvm_read: the counters alone take about 350 reads, 7 s.
+    image.setReadDelayUs(20_000);
+    const reply = await served.scrape('/metrics', { 'X-Prometheus-Scrape-Timeout-Seconds': '2' });
+    expect(reply.ms).toBeLessThan(2_000);
+    expect(reply.ms).toBeGreaterThan(1_400);
+    expect(upOf(reply.parsed)).toBe(1);
+    const success = successOf(reply.parsed);
+    expect(success.cpus).toBe(1);
+    expect(success.counters).toBe(0);
+    // Everything after the counters never started: the deadline had passed.
+    expect([success.variables, success.dpcpu, success.pcpu, success.processes, success.loadavg]).toEqual([0, 0, 0, 0, 0]);
+    const cmp = compareWithImage(reply.parsed, imageTruth(image, kernel.manifest, served.config));
+    expect(cmp.wrong).toEqual([]);
+    // The CPU counts and the counters read before the deadline are served.
+    expect(cmp.published).toBeGreaterThan(3);
+    const failed = served.log.find('error', 'collector failed');
+    expect(failed.map((l) => l.collector)).toEqual(['counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'loadavg']);
+    expect(new Set(failed.map((l) => l.err))).toEqual(new Set(['scrape deadline passed before the collector finished']));
+
+    image.setReadDelayUs(0);
+    const after = await served.scrape();
+    expect(Object.values(successOf(after.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(compareWithImage(after.parsed, imageTruth(image, kernel.manifest, served.config)).absent).toEqual([]);
+    expect(served.log.find('info', 'collector recovered')).toHaveLength(6);
+  });
+});
+
+describe('100,000 processes', () => {
+  it('counts every process and thread by state and caps the breakdowns exactly', async () => {
+    const processes = manyProcesses(100_000);
+    const records = processes.reduce((n, p) => n + p.threads.length, 0);
+    kernel = makeKernel({ cpus: [0, 1, 2, 3], processes, procCapacity: records });
+    image = kernel.open();
+    const body = `${FULL_CONFIG}processes:
+  by_jail: { enabled: true, max_series: 100 }
+  by_user: { enabled: true, max_series: 100 }
+  by_command: { enabled: true, max_series: 100 }
+`;
+    served = await serveKernel(kernel, body);
+    const reply = await served.scrape();
+    expect(reply.ms).toBeLessThan(5_000);
+    expect(Object.values(successOf(reply.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    const cmp = compareWithImage(reply.parsed, imageTruth(image, kernel.manifest, served.config));
+    expect(cmp.wrong).toEqual([]);
+    expect(cmp.absent).toEqual([]);
+    const total = (name: string) => reply.parsed.samples.filter((s) => s.name === name).reduce((n, s) => n + s.value, 0);
+    expect(total('kvm_processes')).toBe(100_000);
+    expect(total('kvm_threads')).toBe(records);
+    expect(reply.parsed.samples.filter((s) => s.name === 'kvm_processes_by_command')).toHaveLength(100);
+    expect(total('kvm_processes_by_command')).toBe(100_000);
+    expect(total('kvm_processes_by_user')).toBe(100_000);
+  }, 60_000);
+});
+
+/** A busy build host: every state, 250 command names, 37 users, 5 jails, every tenth process with 3 threads. */
+function manyProcesses(count: number): KinfoProcess[] {
+  const { SRUN, SSLEEP, SSTOP, SZOMB, SWAIT, SLOCK } = ProcState;
+  const states: readonly ProcStateValue[] = [SRUN, SSLEEP, SSLEEP, SSLEEP, SSLEEP, SSTOP, SZOMB, SWAIT, SLOCK, SSLEEP];
+  return Array.from({ length: count }, (_, i) => {
+    const comm = `job${i % 250}`;
+    const threads = Array.from({ length: i % 10 === 0 ? 3 : 1 }, (__, t) => ({
+      tid: 100_000 + 3 * i + t,
+      name: comm,
+      stat: states[(i + t) % states.length]!,
+    }));
+    return { pid: i + 2, ppid: 1, uid: 1000 + (i % 37), jid: i % 5, comm, sizeBytes: 1n << 20n, rssPages: 64n, threads };
+  });
+}
