@@ -103,7 +103,9 @@ export class Kernel {
   }
 
   close(): void {
-    if (this.current.state === 'open') this.current.session.close();
+    if (this.current.state !== 'open') return;
+    this.current.session.close();
+    this.logger.info('kernel handle closed', { corefile: this.config.kvm.corefile });
   }
 
   private open(nextDelayMs: number): Open | Broken {
