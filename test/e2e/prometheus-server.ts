@@ -7,11 +7,12 @@
  * rule files) with the intervals shortened to one second so rate() windows
  * fill in seconds rather than minutes.
  */
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { runPromtool } from '../rules/promtool.js';
+import { findExecutable } from '../support/tools.js';
 import type { ChildProcesses, WatchedChild } from './children.js';
 import { PrometheusApi } from './prometheus-api.js';
 import { pollUntil } from './poll.js';
@@ -37,21 +38,6 @@ export interface RunningPrometheus {
   readonly api: PrometheusApi;
   readonly child: WatchedChild;
   readonly configFile: string;
-}
-
-/** An executable on PATH, or an error that says how to install it. */
-export function findExecutable(name: string, installHint: string): string {
-  const folders = (process.env.PATH ?? '').split(delimiter).filter((folder) => folder !== '');
-  for (const folder of folders) {
-    const candidate = join(folder, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this folder; the next one may have it.
-    }
-  }
-  throw new Error(`${name} not found on PATH (${folders.join(delimiter)}): install it with \`${installHint}\``);
 }
 
 /** A TCP port nothing listens on right now, on 127.0.0.1. */

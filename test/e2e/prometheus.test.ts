@@ -23,7 +23,8 @@ import { ROOT } from '../support/sim.js';
 import { describePanel, panelQueries, queryValues, RATE_INTERVAL, runPanelQuery, variableValues } from './dashboard-queries.js';
 import { E2eRun, HOST_SPECS, type E2eHost, type E2eWorld } from './environment.js';
 import type { PrometheusApi } from './prometheus-api.js';
-import { findExecutable, JOB } from './prometheus-server.js';
+import { findExecutable } from '../support/tools.js';
+import { JOB } from './prometheus-server.js';
 
 /** The vm_cnt counters the presets export per CPU as well as summed. */
 const PERCPU_COUNTERS = ['vm_swtch', 'vm_intr', 'vm_soft', 'vm_syscall', 'vm_trap'] as const;

@@ -2,32 +2,11 @@
  * `promtool check metrics` (Prometheus' own parser and linter) on rendered
  * output. A missing promtool fails the test with the install command.
  */
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MetricFamily } from '../../src/exposition/family.js';
 import { renderFamilies } from '../../src/exposition/render.js';
 import { SelfMetrics } from '../../src/exposition/self-metrics.js';
-
-function findPromtool(): string {
-  const folders = (process.env.PATH ?? '').split(delimiter).filter((folder) => folder !== '');
-  for (const folder of folders) {
-    try {
-      accessSync(join(folder, 'promtool'), constants.X_OK);
-      return join(folder, 'promtool');
-    } catch {
-      // Not here; next folder.
-    }
-  }
-  throw new Error(`promtool not found on PATH (${folders.join(delimiter)}): install it with \`apt-get install prometheus\``);
-}
-
-function checkMetrics(exposition: string): { status: number | null; output: string } {
-  const result = spawnSync(findPromtool(), ['check', 'metrics'], { input: exposition, encoding: 'utf8', timeout: 30_000 });
-  if (result.error) throw result.error;
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
+import { promtoolCheckMetrics as checkMetrics } from '../support/tools.js';
 
 const cpus = ['0', '1', '2', '5'];
 const modes = ['user', 'nice', 'system', 'interrupt', 'idle'];

@@ -7,8 +7,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findExecutable } from '../support/tools.js';
 
 export interface PromtoolRun {
   readonly command: string;
@@ -18,19 +17,7 @@ export interface PromtoolRun {
 
 /** promtool's absolute path, from PATH. */
 export function findPromtool(): string {
-  const folders = (process.env.PATH ?? '').split(delimiter).filter((folder) => folder !== '');
-  for (const folder of folders) {
-    const candidate = join(folder, 'promtool');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this folder; try the next one.
-    }
-  }
-  throw new Error(
-    `promtool not found on PATH (${folders.join(delimiter)}): install it with \`apt-get install prometheus\``,
-  );
+  return findExecutable('promtool');
 }
 
 /** Runs promtool with `args` in `cwd`; stdout and stderr together, as a person would see them. */
