@@ -44,7 +44,7 @@ export async function runDemo(flags: Flags): Promise<number> {
       { ...flags, kvmLibrary: library, kvmCorefile: corefile },
       {
         defaultConfigFile: join(root, 'config', 'demo.yml'),
-        onListening: (addresses) => process.stderr.write(`demo kernel ${corefile} is moving; metrics on ${addresses.map((a) => `http://${a}${flags.telemetryPath}`).join(' ')}\n`),
+        onListening: (urls) => process.stderr.write(`demo kernel ${corefile} is moving; metrics on ${urls.map((url) => `${url}${flags.telemetryPath}`).join(' ')}\n`),
       },
     );
   } finally {

@@ -19,8 +19,8 @@ import { loadRunConfig, withKvmFlags } from './run-config.js';
 const SHUTDOWN_GRACE_MS = 4_000;
 
 export interface ServeHooks {
-  /** Runs after the server listens (the demo starts its simulated activity here). */
-  readonly onListening?: (addresses: readonly string[]) => void;
+  /** Runs after the server listens, with its URLs (`http://127.0.0.1:9632`). */
+  readonly onListening?: (urls: readonly string[]) => void;
   /** Runs at shutdown, before the process exits. */
   readonly onShutdown?: () => void;
   readonly defaultConfigFile?: string;
@@ -49,9 +49,10 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
     ...(flags.webConfigFile !== undefined && { webConfigFile: flags.webConfigFile }),
     logger,
     info: { version: VERSION, revision: REVISION },
+    shutdownTimeoutMs: SHUTDOWN_GRACE_MS,
   });
   logger.info('listening', { addresses: server.addresses.join(','), telemetry_path: flags.telemetryPath, config: config.file });
-  hooks.onListening?.(server.addresses);
+  hooks.onListening?.(server.urls);
 
   process.on('SIGHUP', () => void reload(flags, config.file, exporter, selfMetrics, logger));
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
