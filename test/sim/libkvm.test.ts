@@ -57,7 +57,7 @@ describe('opening', () => {
   });
 
   it.each([
-    ['garbage', (b: Buffer) => Buffer.from('definitely not a kernel image'), /: not a simulated kernel image \(bad magic\)\]$/],
+    ['garbage', () => Buffer.from('definitely not a kernel image'), /: not a simulated kernel image \(bad magic\)\]$/],
     ['empty', () => Buffer.alloc(0), /errbuf=\[empty file: Invalid argument\]$/],
     ['shorter than the header', (b: Buffer) => b.subarray(0, 2000), /\(2000 bytes, shorter than the 4096-byte header\)\]$/],
     ['cut inside the symbol table', (b: Buffer) => b.subarray(0, 4200), /: symbol table past end of file \(\d+ entries at offset 4096, file is 4200 bytes\)\]$/],
