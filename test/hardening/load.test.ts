@@ -1,0 +1,59 @@
+/**
+ * Load: a small run of bench/load.ts (the built CLI on a 64-CPU simulated
+ * kernel, autocannon at 16 connections) must answer every request and make
+ * far fewer collections than requests, since overlapping scrapes share one;
+ * and `--web.max-requests` turns scrapes past the limit away at once with a
+ * 503 instead of queueing them behind a slow kernel.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatReport, loadProblems, runLoad } from '../../bench/load.js';
+import { makeKernel, type TestKernel } from '../support/sim.js';
+import { FULL_CONFIG, serveKernel, simControl, type Served } from './served.js';
+
+describe('bench/load.ts, small', () => {
+  it('500 scrapes at 16 connections: no error, and overlapping scrapes share collections', async () => {
+    const report = await runLoad({ requests: 500, connections: 16, cpus: 64, warmup: 100 });
+    expect(loadProblems(report), formatReport(report)).toEqual([]);
+    expect(report.requests).toBe(500);
+    expect(report.ok).toBe(500);
+    expect(report.errors).toBe(0);
+    expect(report.collections).toBeGreaterThan(0);
+    // With 16 scrapes outstanding, most join a collection already running.
+    expect(report.collections).toBeLessThan(report.requests / 3);
+    expect(report.latencyMs.p99).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('--web.max-requests', () => {
+  let kernel: TestKernel | undefined;
+  let served: Served | undefined;
+
+  afterEach(async () => {
+    await served?.close();
+    kernel?.remove();
+  });
+
+  it('with a limit of 1 and a slow kernel, a second concurrent scrape gets 503 at once and the slot is freed after', async () => {
+    simControl().resetPcpuCache();
+    kernel = makeKernel({ cpus: [0, 1, 2, 3] });
+    served = await serveKernel(kernel, FULL_CONFIG, { maxRequests: 1 });
+    const image = kernel.open();
+    try {
+      image.setReadDelayUs(1_500);
+      const first = served.get('/metrics');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const second = await served.get('/metrics');
+      expect(second.status).toBe(503);
+      expect(second.text).toBe('too many concurrent scrapes: the limit of 1 (--web.max-requests) is reached, try again later\n');
+      // Refused without waiting for the scrape in flight (which takes most of a second).
+      expect(second.ms).toBeLessThan(200);
+      const done = await first;
+      expect(done.status).toBe(200);
+      expect(done.ms).toBeGreaterThan(300);
+      image.setReadDelayUs(0);
+      expect((await served.get('/metrics')).status).toBe(200);
+    } finally {
+      image.close();
+    }
+  });
+});
