@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config/load.js';
+import { Exporter } from '../../src/exporter/exporter.js';
+import { silentLogger } from '../../src/log.js';
 import type { KernelImage } from '../../src/sim/image/image.js';
 import { symbolAddress, type KernelManifest } from '../../src/sim/image/manifest.js';
 import { samplesOf, valueOf } from '../support/parse.js';
 import { SIM_LIBRARY, makeKernel, type TestKernel } from '../support/sim.js';
 import { forgetPcpuCache, openExporter, parseFamilies, scrapeKernel } from '../exporter/harness.js';
-import { Exporter } from '../../src/exporter/exporter.js';
-import { silentLogger } from '../../src/log.js';
 
 const ONLY_LOADAVG = 'collectors: { counters: false, variables: false, dpcpu: false, pcpu: false, processes: false, cpus: false }\n';
 
