@@ -13,9 +13,8 @@
  */
 import { COLLECTORS, type Collector, type EntryReport } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import { KvmSession, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
+import { KvmSession, checkPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
-import { checkPcpuCache } from './pcpu-cache.js';
 
 export interface Backoff {
   readonly initialMs: number;

@@ -2,6 +2,7 @@
 export { KvmSession, DEFAULT_COREFILE, DEFAULT_LIBRARY, type KernelSymbol, type OpenOptions } from './session.js';
 export {
   PCPU_SIZE,
+  checkPcpuCache,
   ZPCPU_STRIDE,
   counterU64Fetch,
   getMaxCpu,

@@ -10,7 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { KvmLayoutError } from '../../src/errors.js';
-import { checkPcpuCache } from '../../src/exporter/pcpu-cache.js';
+import { checkPcpuCache } from '../../src/kvm/index.js';
 import { KvmSession, readTopology } from '../../src/kvm/index.js';
 import { counterHandle } from '../../src/sim/image/manifest.js';
 import type { FreeBsdKernelSpec } from '../../src/sim/image/freebsd-kernel.js';
