@@ -1,0 +1,60 @@
+/**
+ * The exporter's counter reads without the rest of a scrape: the topology
+ * and one readZpcpuSpan per page of handles, as src/collectors/counters.ts
+ * plans them, through the same binding, but no families are built. It splits
+ * the collection time into what reading kernel memory through koffi costs
+ * and what building the series costs, so the gap to the C floor can be
+ * attributed.
+ */
+import type { Config } from '../src/config/types.js';
+import { KvmSession, readTopology, readZpcpuSpan } from '../src/kvm/index.js';
+import { EXTRA_COUNTERS_SYMBOL } from './kernels.js';
+
+const PAGE = 4096n;
+
+interface PageSpan {
+  readonly first: bigint;
+  readonly length: number;
+}
+
+/** Handles grouped by 4 KB page, each group read from its lowest to its highest handle. */
+export function pageSpans(handles: readonly bigint[]): PageSpan[] {
+  const pages = new Map<bigint, { first: bigint; last: bigint }>();
+  for (const handle of handles) {
+    const page = pages.get(handle / PAGE);
+    if (page === undefined) pages.set(handle / PAGE, { first: handle, last: handle });
+    else {
+      if (handle < page.first) page.first = handle;
+      if (handle > page.last) page.last = handle;
+    }
+  }
+  return [...pages.values()].map(({ first, last }) => ({ first, length: Number(last - first) + 8 }));
+}
+
+export class CounterReads {
+  private constructor(
+    private readonly session: KvmSession,
+    private readonly spans: readonly PageSpan[],
+  ) {}
+
+  static open(config: Config, count: number): CounterReads {
+    const { library, execfile, corefile } = config.kvm;
+    const session = KvmSession.open({ library, execfile, corefile });
+    const raw = Buffer.alloc(count * 8);
+    session.read(session.lookup(EXTRA_COUNTERS_SYMBOL).address, raw);
+    const handles = Array.from({ length: count }, (_, i) => raw.readBigUInt64LE(i * 8));
+    return new CounterReads(session, pageSpans(handles));
+  }
+
+  /** One scrape's reads; returns the bytes read, so nothing is optimised away. */
+  read(): number {
+    const { present } = readTopology(this.session);
+    let bytes = 0;
+    for (const span of this.spans) bytes += readZpcpuSpan(this.session, span.first, span.length, present).length;
+    return bytes;
+  }
+
+  close(): void {
+    this.session.close();
+  }
+}
