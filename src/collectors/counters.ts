@@ -17,13 +17,16 @@
 import type { CounterEntry, MetricKind } from '../config/types.js';
 import type { MetricFamily, MetricSink, Series } from '../exposition/family.js';
 import { counterU64Fetch, readZpcpu, readZpcpuSpan, type KvmSession } from '../kvm/index.js';
-import { FailureList, describeSource as describeField, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { FailureList, describeSource as describeField, entryKey, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { metricName } from '../config/names.js';
 
 /** The per-CPU copies of handles in one page share a kvm_read_zpcpu call. */
 const SPAN_PAGE = 4096n;
 const TWO_32 = 2 ** 32;
 const TWO_64 = 2 ** 64;
+/** Label lists shared by every family and series of every scrape; frozen, so sharing is safe. */
+const NO_LABELS: readonly string[] = Object.freeze([]);
+const CPU_LABEL: readonly string[] = Object.freeze(['cpu']);
 
 interface Counter {
   readonly key: string;
@@ -57,7 +60,7 @@ export const countersCollector: CollectorFactory = {
     const entries: EntryReport[] = [];
     const counters: Counter[] = [];
     for (const entry of config.counters) {
-      const resolved = resolveEntry(session, entry);
+      const resolved = resolveEntry(session, entry, entryKey(entry.origin, config));
       entries.push(...resolved.reports);
       counters.push(...resolved.counters);
     }
@@ -141,20 +144,20 @@ class CountersCollector implements Collector {
       if (value < 0 && negative < 0) negative = i;
       if (series) series[i] = { labels: cpuLabels[i]!, value };
     }
-    sink.add(family(counter.sum, [], [{ labels: [], value: total(sum, counter.signed) }]));
+    sink.add(family(counter.sum, NO_LABELS, [{ labels: NO_LABELS, value: total(sum, counter.signed) }]));
     if (!counter.percpu || !series) return;
     if (negative >= 0 && !counter.signed) {
       failures.add(counter.key, decrementedCounter(counter, cpus[negative]!));
       return;
     }
-    sink.add(family(counter.percpu, ['cpu'], series));
+    sink.add(family(counter.percpu, CPU_LABEL, series));
   }
 
   private emitFetched(sink: MetricSink, counter: Counter, ncpus: number, failures: FailureList): void {
     try {
       const raw = counterU64Fetch(this.session, counter.handle, ncpus);
       const value = counter.signed ? Number(BigInt.asIntN(64, raw)) : Number(raw);
-      sink.add(family(counter.sum, [], [{ labels: [], value }]));
+      sink.add(family(counter.sum, NO_LABELS, [{ labels: NO_LABELS, value }]));
     } catch (error) {
       failures.add(counter.key, error);
     }
@@ -227,8 +230,7 @@ interface Resolved {
 }
 
 /** Reads an entry's handle(s) from the kernel and checks each can be read. */
-function resolveEntry(session: KvmSession, entry: CounterEntry): Resolved {
-  const key = entry.origin.key;
+function resolveEntry(session: KvmSession, entry: CounterEntry, key: string): Resolved {
   try {
     const located = locateHandles(session, entry);
     const counters = located.map(({ element, handle, source }) => {
