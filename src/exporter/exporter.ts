@@ -122,21 +122,21 @@ export class Exporter implements ScrapeSource {
 
   private async collect(names: readonly CollectorName[], deadline: number | undefined): Promise<MetricFamily[]> {
     const sink = new FamilyList();
-    const collectors = this.kernel.collectors();
-    const topology = collectors ? this.kernel.readTopology() : { ok: false as const, error: this.kernel.error ?? '' };
+    const kernel = this.kernel.snapshot();
     const outcomes = new Map<CollectorName, Outcome>();
     for (const name of names) {
-      const collector = collectors?.get(name);
-      if (!topology.ok || collector === undefined) {
-        outcomes.set(name, { success: false, seconds: 0, error: `kernel not readable: ${topology.ok ? this.kernel.error : topology.error}` });
+      const collector = kernel.ok ? kernel.collectors.get(name) : undefined;
+      if (!kernel.ok || collector === undefined) {
+        // The kernel's own error is logged and shown once (kvm_up, status); each collector only points to it.
+        outcomes.set(name, { success: false, seconds: 0, error: kernel.ok ? 'collector not built' : 'kernel not readable (see kvm_up and the kernel error)' });
       } else {
-        outcomes.set(name, runCollector(name, collector, sink, topology.topology, deadline));
+        outcomes.set(name, runCollector(name, collector, sink, kernel.topology, deadline));
         await yieldToEventLoop();
       }
     }
     this.record(outcomes);
     const self = (await this.options.selfMetrics?.()) ?? [];
-    return [...sink.families, ...scrapeFamilies(outcomes, topology.ok), ...self];
+    return [...sink.families, ...scrapeFamilies(outcomes, kernel.ok), ...self];
   }
 
   /** Remembers each outcome and logs only when a collector's state changes. */

@@ -13,7 +13,7 @@
  */
 import { COLLECTORS, type Collector, type EntryReport } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import { KvmSession, checkPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
+import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
 
 export interface Backoff {
@@ -33,6 +33,8 @@ interface Open {
   readonly problems: readonly string[];
   /** The backoff delay if this handle breaks: the initial one once it has read a topology. */
   readonly delayMs: number;
+  /** The present CPU ids of the last topology read, to notice a CPU leaving or coming back. */
+  readonly present?: readonly number[];
 }
 
 interface Broken {
@@ -42,7 +44,11 @@ interface Broken {
   readonly delayMs: number;
 }
 
-export type Topology = { readonly ok: true; readonly topology: CpuTopology } | { readonly ok: false; readonly error: string };
+type Topology = { readonly ok: true; readonly topology: CpuTopology } | { readonly ok: false; readonly error: string };
+
+export type Snapshot =
+  | { readonly ok: true; readonly topology: CpuTopology; readonly collectors: ReadonlyMap<CollectorName, Collector | Error> }
+  | { readonly ok: false; readonly error: string };
 
 export class Kernel {
   private current: Open | Broken;
@@ -70,16 +76,21 @@ export class Kernel {
     return this.current.state === 'open' ? this.current.problems : [];
   }
 
-  /** The collectors of the open handle, reopening first if the backoff allows. */
-  collectors(): ReadonlyMap<CollectorName, Collector | Error> | undefined {
+  /**
+   * What a scrape needs: the collectors of a readable handle and the CPU
+   * topology read now. Reopens a broken handle when the backoff allows; a
+   * failed topology read marks the handle broken.
+   */
+  snapshot(): Snapshot {
     if (this.current.state === 'broken' && this.now() >= this.current.retryAt) {
       this.current = this.open(Math.min(this.current.delayMs * 2, this.backoff.maxMs));
     }
-    return this.current.state === 'open' ? this.current.collectors : undefined;
+    const topology = this.readTopology();
+    if (!topology.ok || this.current.state !== 'open') return { ok: false, error: topology.ok ? (this.error ?? '') : topology.error };
+    return { ok: true, topology: topology.topology, collectors: this.current.collectors };
   }
 
-  /** Reads the CPU topology; a failure marks the handle broken. */
-  readTopology(): Topology {
+  private readTopology(): Topology {
     if (this.current.state !== 'open') return { ok: false, error: this.current.error };
     const open = this.current;
     let topology: CpuTopology;
@@ -93,12 +104,27 @@ export class Kernel {
       this.current = this.broken(message, open.delayMs);
       return { ok: false, error: message };
     }
-    if (open.delayMs !== this.backoff.initialMs) this.current = { ...open, delayMs: this.backoff.initialMs };
+    if (open.present !== undefined && !sameCpus(open.present, topology.present)) return this.reopenForCpus(open, topology);
+    this.current = { ...open, delayMs: this.backoff.initialMs, present: topology.present };
     if (this.reported !== undefined) {
       this.logger.info('kernel readable again', { corefile: this.config.kvm.corefile, was: this.reported });
       this.reported = undefined;
     }
     return { ok: true, topology };
+  }
+
+  /**
+   * A CPU left or came back. libkvm caches the CPU table process-wide and the
+   * DPCPU offsets per handle, and reads neither again, so the handle is
+   * reopened (which refreshes both) and the collectors are rebuilt on it.
+   */
+  private reopenForCpus(open: Open, topology: CpuTopology): Topology {
+    this.logger.info('CPUs changed; reopening the kernel handle', { was: open.present!.join(','), now: topology.present.join(',') });
+    open.session.close();
+    this.current = this.open(this.backoff.initialMs);
+    if (this.current.state !== 'open') return { ok: false, error: this.current.error };
+    this.current = { ...this.current, present: topology.present };
+    return this.readTopology();
   }
 
   close(): void {
@@ -118,7 +144,7 @@ export class Kernel {
       return this.broken(message, nextDelayMs);
     }
     try {
-      checkPcpuCache(session);
+      refreshPcpuCache(session);
     } catch (error) {
       session.close();
       const message = (error as Error).message;
@@ -147,6 +173,12 @@ export class Kernel {
   }
 
   /** Logs a failure at error level when it is new, at debug level when a retry failed the same way. */
+  /**
+   * Logs a broken kernel once per change of state: at error level when it
+   * breaks or its reason changes (a retry can meet the same fault through
+   * another libkvm call, or a new one), at debug level for each retry that
+   * meets the same reason.
+   */
   private report(msg: string, error: string, retryInMs: number): void {
     if (error === this.reported) {
       this.logger.debug(`${msg} (unchanged)`, { err: error, retry_in_ms: retryInMs });
@@ -170,4 +202,8 @@ export class Kernel {
 
 function hasProblem(entry: EntryReport): boolean {
   return entry.problem !== undefined;
+}
+
+function sameCpus(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((cpu, i) => cpu === b[i]);
 }

@@ -64,8 +64,8 @@ export interface LibKvm {
   kvm_nlist2(kd: KvmHandle, nl: NlistOne): number;
   /** @see kvm_read(3) */
   kvm_read2(kd: KvmHandle, addr: bigint, buf: Buffer, nbytes: number): number;
-  /** @see kvm_getpcpu(3) */
-  kvm_getmaxcpu(kd: KvmHandle): number;
+  /** @see kvm_getpcpu(3); NULL clears libkvm's cached MAXCPU and CPU table. */
+  kvm_getmaxcpu(kd: KvmHandle | null): number;
   /** @see kvm_getpcpu(3) */
   kvm_getncpus(kd: KvmHandle): number;
   /** @see kvm_getpcpu(3): NULL for an absent CPU, (void *)-1 on error. */

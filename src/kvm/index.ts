@@ -2,7 +2,8 @@
 export { KvmSession, DEFAULT_COREFILE, DEFAULT_LIBRARY, type KernelSymbol, type OpenOptions } from './session.js';
 export {
   PCPU_SIZE,
-  checkPcpuCache,
+  clearPcpuCache,
+  refreshPcpuCache,
   ZPCPU_STRIDE,
   counterU64Fetch,
   getMaxCpu,

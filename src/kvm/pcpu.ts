@@ -39,6 +39,17 @@ export function getMaxCpu(session: KvmSession): number {
   return n;
 }
 
+/**
+ * Drops the part of libkvm's process-wide per-CPU cache that can be dropped:
+ * MAXCPU and its copy of cpuid_to_pcpu[] (kvm_getmaxcpu(NULL) calls
+ * _kvm_pcpu_clear). The next kvm_getpcpu re-reads them from the kernel.
+ * mp_ncpus and __pcpu stay cached for the life of the process.
+ * @see kvm_getpcpu(3) kvm_getmaxcpu
+ */
+export function clearPcpuCache(session: KvmSession): void {
+  session.lib.kvm_getmaxcpu(null);
+}
+
 /** @see kvm_getpcpu(3) kvm_getncpus */
 export function getNcpus(session: KvmSession): number {
   const n = session.lib.kvm_getncpus(session.kd());
@@ -195,24 +206,28 @@ export function dpcpuSetcpu(session: KvmSession, cpu: number): void {
   }
 }
 
-const STALE = "libkvm's process-wide per-CPU cache (lib/libkvm/kvm_pcpu.c) was filled from another kernel opened earlier in this process";
+const STALE = "libkvm's process-wide per-CPU cache (lib/libkvm/kvm_pcpu.c) still describes another kernel after a refresh";
 const REMEDY = 'a new process reads this kernel (restart the exporter)';
 
 /**
- * Whether libkvm's process-wide per-CPU cache describes the kernel a handle
- * was just opened on; checked once per open, before anything is read through it.
+ * Makes libkvm's process-wide per-CPU cache describe the kernel behind
+ * `session`, and checks that it does; called once per open, before anything
+ * is read through it.
  *
  * lib/libkvm/kvm_pcpu.c keeps MAXCPU, mp_ncpus, __pcpu and a copy of
  * cpuid_to_pcpu[] in static storage, filled by the first handle that needs
- * them and never refreshed for the next one. A kernel opened after another
- * of a different shape in the same process is then read through the other
- * kernel's view: CPUs past its MAXCPU go missing from every per-CPU series,
- * kvm_getncpus and kvm_counter_u64_fetch use its CPU count, kvm_getpcpu its
- * table. Nothing in the kernel itself says so, so a difference between the
- * cache and the kernel's own mp_maxcpus, mp_ncpus and cpuid_to_pcpu[] at
- * open refuses the handle instead of publishing another kernel's shape.
+ * them. A kernel opened after another of a different shape in the same
+ * process would be read through the other kernel's view: CPUs past its
+ * MAXCPU missing from every per-CPU series, its CPU count in kvm_getncpus
+ * and kvm_counter_u64_fetch, its table in kvm_getpcpu. kvm_getmaxcpu(NULL)
+ * clears the cache, and the next call re-reads all of it (_kvm_pcpu_init
+ * reads mp_ncpus and __pcpu again), so the cache is refreshed first; if it
+ * still disagrees with the kernel's own mp_maxcpus, mp_ncpus and
+ * cpuid_to_pcpu[], the handle is refused rather than read with another
+ * kernel's shape.
  */
-export function checkPcpuCache(session: KvmSession): void {
+export function refreshPcpuCache(session: KvmSession): void {
+  clearPcpuCache(session);
   const cachedMax = getMaxCpu(session);
   const cachedNcpus = getNcpus(session);
   const kernelMax = kernelInt(session, 'mp_maxcpus');
