@@ -110,7 +110,7 @@ describe('requests that never reach the kernel', () => {
 
 describe('scrapes that carry addresses, symbols and paths', () => {
   const JUNK = 'address=0xffffffff81c01040&symbol=averunnable&length=1048576&corefile=/dev/mem&execfile=/etc/passwd&library=/tmp/evil.so&cpu=999';
-  it.each([
+  it.each<{ what: string; path: string; headers?: Record<string, string> }>([
     { what: 'junk parameters', path: `/metrics?${JUNK}` },
     { what: 'a negative scrape timeout', path: '/metrics', headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '-1' } },
     { what: 'an infinite scrape timeout', path: '/metrics', headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '1e309' } },
