@@ -9,7 +9,8 @@
  * scrape are collected and thrown together as `EntryErrors` after everything
  * that could be read has been emitted.
  */
-import type { CollectorName, Config } from '../config/types.js';
+import { basename } from 'node:path';
+import type { CollectorName, Config, Origin } from '../config/types.js';
 import { EntryErrors } from '../errors.js';
 import type { MetricSink } from '../exposition/family.js';
 import type { CpuTopology, KvmSession } from '../kvm/index.js';
@@ -77,4 +78,16 @@ export class FailureList {
 export function describeSource(symbol: string, field: string | undefined, offset: number): string {
   if (field !== undefined) return `${symbol}.${field.slice(field.indexOf('.') + 1)}`;
   return offset === 0 ? symbol : `${symbol}+${offset}`;
+}
+
+/**
+ * How an entry is named in logs, `check` and the landing page: its key
+ * (`counters[3]`), and for an entry that came from a preset rather than the
+ * config file itself, the preset file and line first
+ * (`freebsd-14-amd64.yml:97 counters[0]`), so the two cannot be confused.
+ */
+export function entryKey(origin: Origin, config: Config): string {
+  if (origin.file === config.file) return origin.key;
+  const line = origin.line === undefined ? '' : `:${origin.line}`;
+  return `${basename(origin.file)}${line} ${origin.key}`;
 }

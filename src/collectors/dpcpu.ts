@@ -7,12 +7,13 @@
 import type { DpcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { readDpcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, describeSource, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { FailureList, describeSource, entryKey, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { ctypeWidth, decodeCType } from './ctype.js';
 import { metricName } from '../config/names.js';
 
 interface DpcpuVariable {
   readonly entry: DpcpuEntry;
+  readonly key: string;
   readonly name: string;
   readonly help: string;
 }
@@ -27,13 +28,14 @@ export const dpcpuCollector: CollectorFactory = {
     for (const entry of config.dpcpu) {
       const source = `DPCPU ${describeSource(entry.symbol, entry.field, entry.offset)}`;
       const name = metricName(entry.name, entry.type);
+      const key = entryKey(entry.origin, config);
       try {
         readDpcpu(session, entry.symbol, entry.offset, ctypeWidth(entry.ctype), [0]);
         const lead = entry.help ? `${entry.help}. ` : '';
-        variables.push({ entry, name, help: `${lead}${source} (${entry.ctype}), per CPU` });
-        entries.push({ key: entry.origin.key, source, metrics: [name] });
+        variables.push({ entry, key, name, help: `${lead}${source} (${entry.ctype}), per CPU` });
+        entries.push({ key, source, metrics: [name] });
       } catch (error) {
-        entries.push({ key: entry.origin.key, source, metrics: [], problem: (error as Error).message });
+        entries.push({ key, source, metrics: [], problem: (error as Error).message });
       }
     }
     return new DpcpuCollector(session, variables, entries);
@@ -50,7 +52,7 @@ class DpcpuCollector implements Collector {
   update(sink: MetricSink, scrape: Scrape): void {
     const failures = new FailureList();
     const cpus = scrape.topology.present;
-    for (const { entry, name, help } of this.variables) {
+    for (const { entry, key, name, help } of this.variables) {
       scrape.checkDeadline();
       try {
         const width = ctypeWidth(entry.ctype);
@@ -61,7 +63,7 @@ class DpcpuCollector implements Collector {
         }));
         sink.add({ name, help, type: entry.type, labelNames: ['cpu'], series });
       } catch (error) {
-        failures.add(entry.origin.key, error);
+        failures.add(key, error);
       }
     }
     failures.throwIfAny();

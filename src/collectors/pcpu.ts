@@ -7,7 +7,7 @@
 import type { PcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { PCPU_SIZE, getPcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, describeSource, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
+import { FailureList, describeSource, entryKey, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
 import { ctypeWidth, decodeCType } from './ctype.js';
 import { metricName } from '../config/names.js';
 
@@ -30,15 +30,16 @@ export const pcpuCollector: CollectorFactory = {
     for (const entry of config.pcpu) {
       const source = describeSource('struct pcpu', entry.field, entry.offset);
       const name = metricName(entry.name, entry.type);
+      const key = entryKey(entry.origin, config);
       try {
         const by = divisor(session, entry);
         const lead = entry.help ? `${entry.help}. ` : '';
         const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
         const labelNames = entry.count > 1 ? ['cpu', entry.elementLabel?.name ?? 'index'] : ['cpu'];
         fields.push({ entry, name, help: `${lead}${source} (${entry.ctype}${per}), per CPU`, divisor: by, labelNames });
-        entries.push({ key: entry.origin.key, source, address: BigInt(entry.offset), metrics: [name] });
+        entries.push({ key, source, address: BigInt(entry.offset), metrics: [name] });
       } catch (error) {
-        entries.push({ key: entry.origin.key, source, metrics: [], problem: (error as Error).message });
+        entries.push({ key, source, metrics: [], problem: (error as Error).message });
       }
     }
     return new PcpuCollector(session, fields, entries);
