@@ -74,6 +74,8 @@ class CountersCollector implements Collector {
   /** Spans over every counter: what is read when CPU ids are sparse. */
   private readonly allSpans: readonly Span[];
   private readonly fetched: readonly Counter[];
+  /** The rows of the span being decoded, reused from span to span and scrape to scrape. */
+  private rows = Buffer.alloc(0);
 
   constructor(
     private readonly session: KvmSession,
@@ -112,13 +114,19 @@ class CountersCollector implements Collector {
   ): void {
     let rows: Buffer;
     try {
-      rows = readZpcpuSpan(this.session, span.first, span.length, cpus);
+      rows = readZpcpuSpan(this.session, span.first, span.length, cpus, this.rowBuffer(span.length * cpus.length));
     } catch (error) {
       for (const { counter } of span.members) failures.add(counter.key, error);
       return;
     }
     const words = int32Words(rows);
     for (const member of span.members) this.emitMember(sink, member, words, span.length >> 2, cpus, cpuLabels, failures);
+  }
+
+  /** A buffer of at least `size` bytes, grown (never shrunk) as spans and CPU counts need. */
+  private rowBuffer(size: number): Buffer {
+    if (this.rows.length < size) this.rows = Buffer.allocUnsafeSlow(size);
+    return this.rows;
   }
 
   /**
