@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly only?: readonly string[];
   /** Overrides the plan's number of soak scrapes. */
   readonly soakScrapes?: number;
+  /** Node.js flags for the worker processes, e.g. --max-semi-space-size=64 (none: the exporter as shipped). */
+  readonly nodeFlags?: readonly string[];
   /** Progress lines (stderr by default). */
   readonly log?: (line: string) => void;
 }
@@ -41,10 +43,10 @@ export function workerScript(): string {
 }
 
 /** Runs one worker process to completion and returns its parsed result. */
-export function runWorker<T>(job: WorkerJob, what: string): Promise<T> {
+export function runWorker<T>(job: WorkerJob, what: string, nodeFlags: readonly string[] = []): Promise<T> {
   return new Promise((resolve, reject) => {
-    // The soak samples RSS after a full GC; measurements run with Node's defaults, as the exporter does.
-    const flags = job.kind === 'soak' ? ['--expose-gc'] : [];
+    // The soak samples RSS after a full GC; nothing else changes how V8 runs the exporter.
+    const flags = job.kind === 'soak' ? [...nodeFlags, '--expose-gc'] : nodeFlags;
     const child = spawn(process.execPath, [...flags, workerScript(), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -89,11 +91,12 @@ function combine(
   };
 }
 
-async function measureWorkload(plan: BenchPlan, kernel: BuiltKernel, floorBinary: string): Promise<WorkloadResult> {
+async function measureWorkload(plan: BenchPlan, kernel: BuiltKernel, floorBinary: string, nodeFlags: readonly string[]): Promise<WorkloadResult> {
   const { workload } = kernel;
   const worker = await runWorker<WorkerResult>(
     { kind: 'measure', config: kernel.config, counters: workload.counters, effort: plan.effort },
     workload.id,
+    nodeFlags,
   );
   const iterations = floorIterations(plan, kernel);
   const floor = {
@@ -105,6 +108,7 @@ async function measureWorkload(plan: BenchPlan, kernel: BuiltKernel, floorBinary
 
 export async function runBench(options: RunOptions): Promise<BenchRun> {
   const { plan } = options;
+  const nodeFlags = options.nodeFlags ?? [];
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const startedAt = new Date();
   const started = performance.now();
@@ -118,14 +122,14 @@ export async function runBench(options: RunOptions): Promise<BenchRun> {
       log(`[bench] ${workload.id}: building the kernel`);
       const kernel = folder.build(workload);
       log(`[bench] ${workload.id}: measuring (kernel built in ${kernel.buildSeconds.toFixed(1)} s)`);
-      results.push(await measureWorkload(plan, kernel, floorBinary));
+      results.push(await measureWorkload(plan, kernel, floorBinary, nodeFlags));
       if (workload.id === plan.soak.workload) soakKernel = kernel;
       else folder.discard(kernel);
     }
     soakKernel ??= folder.build(soakWorkload(plan));
     const scrapes = options.soakScrapes ?? plan.soak.scrapes;
     log(`[bench] soak: ${scrapes} HTTP scrapes of ${plan.soak.workload}`);
-    const soak = await runWorker<SoakResult>({ kind: 'soak', config: soakKernel.config, workload: plan.soak.workload, scrapes }, 'soak');
+    const soak = await runWorker<SoakResult>({ kind: 'soak', config: soakKernel.config, workload: plan.soak.workload, scrapes }, 'soak', nodeFlags);
     const linearity = fitAxes(results);
     return {
       format: 'kvm_exporter-bench-1',
@@ -133,6 +137,7 @@ export async function runBench(options: RunOptions): Promise<BenchRun> {
       startedAt: startedAt.toISOString(),
       seconds: (performance.now() - started) / 1000,
       machine: machineFacts(),
+      nodeFlags: [...nodeFlags],
       plan: { effort: plan.effort, soak: { ...plan.soak, scrapes }, goalWorkloads: plan.goalWorkloads },
       workloads: results,
       soak,

@@ -55,17 +55,42 @@ export function scrapeOnce(url: string, agent: Agent, encoding: 'identity' | 'gz
   });
 }
 
-/** Latency percentiles, bytes and the longest event-loop stall of `repeat` sequential scrapes. */
-export async function probeHttp(source: ScrapeSource, repeat: Repeat): Promise<HttpMeasurement> {
+/** The highest RSS seen by a 10 ms timer while the scrapes run (a timer held off by a stall samples right after it). */
+class RssPeak {
+  private peak = process.memoryUsage.rss();
+  private readonly timer = setInterval(() => this.sample(), 10);
+
+  get peakMb(): number {
+    this.sample();
+    return this.peak / (1024 * 1024);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+  }
+}
+
+/**
+ * Latency percentiles, bytes and the longest event-loop stall of `repeat`
+ * sequential scrapes, after `warmup` scrapes through the same path (the
+ * first renders compile the hot paths and grow the heap).
+ */
+export async function probeHttp(source: ScrapeSource, warmup: Repeat, repeat: Repeat): Promise<HttpMeasurement> {
   const server = await serveMetrics(source);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const url = `${server.urls[0]}/metrics`;
   try {
-    await scrapeOnce(url, agent);
+    await repeatTimed(warmup, () => scrapeOnce(url, agent));
     const delay = monitorEventLoopDelay({ resolution: 1 });
+    const rss = new RssPeak();
     delay.enable();
     const responses = await repeatTimed(repeat, () => scrapeOnce(url, agent));
     delay.disable();
+    rss.stop();
     const gzip = await scrapeOnce(url, agent, 'gzip');
     const last = responses[responses.length - 1]!;
     return {
@@ -74,6 +99,7 @@ export async function probeHttp(source: ScrapeSource, repeat: Repeat): Promise<H
       gzipBytes: gzip.bytes,
       contentType: last.contentType,
       maxEventLoopStallMs: delay.max / 1e6,
+      peakRssMb: rss.peakMb,
     };
   } finally {
     agent.destroy();

@@ -1,7 +1,8 @@
 /**
  * The exporter's counter reads without the rest of a scrape: the topology
- * and one readZpcpuSpan per page of handles, as src/collectors/counters.ts
- * plans them, through the same binding, but no families are built. It splits
+ * and one readZpcpuSpan per page of handles into one reused buffer, as
+ * src/collectors/counters.ts plans and reads them, through the same binding,
+ * but no families are built. It splits
  * the collection time into what reading kernel memory through koffi costs
  * and what building the series costs, so the gap to the C floor can be
  * attributed.
@@ -32,6 +33,9 @@ export function pageSpans(handles: readonly bigint[]): PageSpan[] {
 }
 
 export class CounterReads {
+  /** Reused as the counters collector reuses its row buffer. */
+  private rows = Buffer.alloc(0);
+
   private constructor(
     private readonly session: KvmSession,
     private readonly spans: readonly PageSpan[],
@@ -50,7 +54,11 @@ export class CounterReads {
   read(): number {
     const { present } = readTopology(this.session);
     let bytes = 0;
-    for (const span of this.spans) bytes += readZpcpuSpan(this.session, span.first, span.length, present).length;
+    for (const span of this.spans) {
+      const size = span.length * present.length;
+      if (this.rows.length < size) this.rows = Buffer.allocUnsafeSlow(size);
+      bytes += readZpcpuSpan(this.session, span.first, span.length, present, this.rows).length;
+    }
     return bytes;
   }
 

@@ -33,6 +33,7 @@ function productRows(results: readonly WorkloadResult[]): Cell[][] {
     ms(p.http.latency.medianMs),
     ms(p.http.latency.p99Ms),
     ms(p.http.maxEventLoopStallMs),
+    p.http.peakRssMb.toFixed(0),
     p.peakRssMb.toFixed(0),
     kb(p.http.bytes),
     kb(p.http.gzipBytes),
@@ -59,9 +60,14 @@ function baselineRows(results: readonly WorkloadResult[]): Cell[][] {
   ]);
 }
 
+function withUnit(value: number, unit: string): string {
+  const text = Number.isInteger(value) ? String(value) : value.toFixed(2);
+  return unit === 'x' ? `${text}x` : `${text} ${unit}`;
+}
+
 function goalRow(g: GoalResult): Cell[] {
-  const measured = g.measured === null ? 'n/a' : `${g.measured.toFixed(2)}${g.unit === 'x' ? 'x' : ` ${g.unit}`}`;
-  return [g.met ? 'MET' : 'MISSED', g.id, g.workload, measured, `${g.comparison} ${g.target}${g.unit === 'x' ? 'x' : ` ${g.unit}`}`, g.detail];
+  const measured = g.measured === null ? 'n/a' : withUnit(g.measured, g.unit);
+  return [g.met ? 'MET' : 'MISSED', g.id, g.workload, measured, `${g.comparison} ${withUnit(g.target, g.unit)}`, g.detail];
 }
 
 export function formatRun(run: BenchRun): string {
@@ -69,10 +75,11 @@ export function formatRun(run: BenchRun): string {
   const sections = [
     `kvm_exporter benchmark, ${run.mode} mode, ${run.startedAt}, ${run.seconds.toFixed(0)} s`,
     `${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}, Node ${m.node}, ${m.cc}`,
+    `workers ran with ${run.nodeFlags.length === 0 ? "Node's default flags" : run.nodeFlags.join(' ')}`,
     '',
-    'Exporter (medians in ms; calls per scrape of every collector; KB of one OpenMetrics scrape)',
+    "Exporter (medians in ms; calls per scrape of every collector; RSS in MB during the HTTP scrapes and at the worker's peak; KB of one OpenMetrics scrape)",
     table(
-      ['workload', 'series', 'kvm calls', 'preads', 'scrape', 'counters', 'processes', 'render', 'http p50', 'http p99', 'stall', 'rss MB', 'KB', 'gzip KB'],
+      ['workload', 'series', 'kvm calls', 'preads', 'scrape', 'counters', 'processes', 'render', 'http p50', 'http p99', 'stall', 'http MB', 'peak MB', 'KB', 'gzip KB'],
       productRows(run.workloads),
     ),
     '',

@@ -4,7 +4,7 @@
  * writes the run to bench/results/ (bench/README.md says what every column
  * and field means).
  *
- *   node dist/bench/run.js [--quick] [--only ID,ID] [--soak N] [--out DIR] [--strict]
+ *   node dist/bench/run.js [--quick] [--only ID,ID] [--soak N] [--node-flags=F] [--out DIR] [--strict]
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,12 +14,13 @@ import { runBench } from './harness.js';
 import { planFor } from './plan.js';
 import { formatRun, writeRun } from './report.js';
 
-const USAGE = `usage: node dist/bench/run.js [--quick] [--only ID,ID] [--soak N] [--out DIR] [--strict]
-  --quick     the CI grid: every goal, fewer and smaller workloads, 300 soak scrapes (about a minute)
-  --only      measure only these workload ids (e.g. c64-k500-clustered-p100)
-  --soak N    soak with N HTTP scrapes instead of the plan's (10,000 full, 300 quick)
-  --out DIR   where to write latest.json and <date>-<mode>.json (default bench/results)
-  --strict    exit 1 if a goal is missed`;
+const USAGE = `usage: node dist/bench/run.js [--quick] [--only ID,ID] [--soak N] [--node-flags=F] [--out DIR] [--strict]
+  --quick          the CI grid: every goal, fewer and smaller workloads, 300 soak scrapes (about a minute)
+  --only ID,ID     measure only these workloads (e.g. c64-k500-clustered-p100)
+  --soak N         soak with N HTTP scrapes instead of the plan's (10,000 full, 300 quick)
+  --node-flags=F   run the exporter's worker processes with these Node.js flags (e.g. --node-flags=--max-semi-space-size=64)
+  --out DIR        where to write latest.json and <date>-<mode>.json (default bench/results)
+  --strict         exit 1 if a goal is missed`;
 
 function positiveInteger(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -35,6 +36,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       soak: { type: 'string' },
       out: { type: 'string' },
+      'node-flags': { type: 'string' },
       strict: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -48,7 +50,8 @@ async function main(): Promise<number> {
   const unknown = only?.filter((id) => !plan.workloads.some((w) => w.id === id)) ?? [];
   if (unknown.length > 0) throw new Error(`--only: no workload ${unknown.join(', ')} in the ${plan.mode} plan (${plan.workloads.map((w) => w.id).join(', ')})`);
   const soakScrapes = positiveInteger(values.soak, '--soak');
-  const run = await runBench({ plan, ...(only && { only }), ...(soakScrapes !== undefined && { soakScrapes }) });
+  const nodeFlags = values['node-flags']?.split(/\s+/).filter((flag) => flag !== '') ?? [];
+  const run = await runBench({ plan, nodeFlags, ...(only && { only }), ...(soakScrapes !== undefined && { soakScrapes }) });
   process.stdout.write(formatRun(run));
   const written = writeRun(run, values.out ?? join(packageRoot(), 'bench', 'results'));
   process.stdout.write(`\nwrote ${written.join(', ')}\n`);

@@ -38,7 +38,12 @@ export interface ProductMeasurement {
   /** renderFamilies(text 0.0.4) of one scrape's families. */
   readonly exposition: { readonly timing: Timing; readonly bytes: number };
   readonly http: HttpMeasurement;
-  /** The worker's peak RSS after the exporter's measurements, before any baseline ran. */
+  /**
+   * The worker's lifetime peak RSS (getrusage ru_maxrss) after the exporter's
+   * measurements and before any baseline: it includes the back-to-back
+   * collection loops, in which V8 lets the heap grow further than a scraped
+   * exporter's.
+   */
   readonly peakRssMb: number;
   /** What the scrape said, for the cross-checks with the baselines. */
   readonly observed: Observed;
@@ -54,6 +59,8 @@ export interface HttpMeasurement {
   readonly contentType: string;
   /** The longest event-loop delay seen while the scrapes ran (monitorEventLoopDelay, 1 ms resolution). */
   readonly maxEventLoopStallMs: number;
+  /** The highest RSS sampled (every 10 ms) while the scrapes ran: the exporter as `serve` runs it. */
+  readonly peakRssMb: number;
 }
 
 export interface Observed {
@@ -175,6 +182,8 @@ export interface BenchRun {
   readonly startedAt: string;
   readonly seconds: number;
   readonly machine: MachineFacts;
+  /** Node.js flags the workers ran with (`--node-flags`); empty for the exporter as shipped. */
+  readonly nodeFlags: readonly string[];
   readonly plan: Pick<BenchPlan, 'effort' | 'soak' | 'goalWorkloads'>;
   readonly workloads: readonly WorkloadResult[];
   readonly soak: SoakResult;
