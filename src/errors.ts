@@ -110,11 +110,6 @@ export class ConfigErrors extends KvmExporterError {
   }
 }
 
-/** A collector found nothing to report; logged at debug level only. */
-export class NoDataError extends KvmExporterError {
-  readonly code = 'NO_DATA';
-}
-
 /** The scrape's deadline passed before this collector ran or finished. */
 export class DeadlineError extends KvmExporterError {
   readonly code = 'DEADLINE';

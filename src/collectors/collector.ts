@@ -57,6 +57,11 @@ export interface CollectorFactory {
   create(context: CollectorContext): Collector;
 }
 
+/** The entries a collector left out, each as `key (source): problem`. */
+export function entryProblems(collector: Collector): string[] {
+  return collector.entries.filter((e) => e.problem !== undefined).map((e) => `${e.key} (${e.source}): ${e.problem}`);
+}
+
 /** Collects per-entry failures during an update and throws them at the end. */
 export class FailureList {
   private readonly failures: { key: string; error: Error }[] = [];

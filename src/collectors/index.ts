@@ -30,4 +30,5 @@ export function findCollector(name: string): CollectorFactory | undefined {
 export const COLLECTOR_NAMES: readonly CollectorName[] = COLLECTORS.map((c) => c.name);
 
 export type { Collector, CollectorContext, CollectorFactory, EntryReport, Scrape } from './collector.js';
+export { entryProblems } from './collector.js';
 export { EntryErrors } from '../errors.js';

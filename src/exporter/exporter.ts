@@ -9,9 +9,9 @@
  * The event loop is yielded between collectors so health checks and the
  * landing page stay answerable during a long scrape.
  */
-import { COLLECTORS, EntryErrors, type Collector, type Scrape } from '../collectors/index.js';
+import { COLLECTORS, entryProblems, type Collector, type Scrape } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import { DeadlineError, NoDataError, UnknownCollectorError } from '../errors.js';
+import { DeadlineError, UnknownCollectorError } from '../errors.js';
 import { FamilyList, type MetricFamily } from '../exposition/family.js';
 import type { CpuTopology } from '../kvm/index.js';
 import type { Logger } from '../log.js';
@@ -154,7 +154,11 @@ export class Exporter implements ScrapeSource {
 
 function runCollector(
   name: CollectorName,
-  collector: Collector | Error, sink: FamilyList, topology: CpuTopology, deadline?: number): Outcome {
+  collector: Collector | Error,
+  sink: FamilyList,
+  topology: CpuTopology,
+  deadline?: number,
+): Outcome {
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
   if (collector instanceof Error) return { success: false, seconds: 0, error: collector.message };
@@ -180,13 +184,12 @@ function runCollector(
  * collector did not read everything it was configured to read.
  */
 function leftOutEntries(collector: Collector): string | undefined {
-  const problems = collector.entries.filter((e) => e.problem !== undefined).map((e) => `${e.key} (${e.source}): ${e.problem}`);
+  const problems = entryProblems(collector);
   return problems.length === 0 ? undefined : `config entries left out: ${problems.join('; ')}`;
 }
 
 function describe(error: unknown): string {
   if (error instanceof DeadlineError) return 'scrape deadline passed before the collector finished';
-  if (error instanceof EntryErrors || error instanceof NoDataError) return error.message;
   return error instanceof Error ? error.message : String(error);
 }
 

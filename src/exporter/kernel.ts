@@ -11,7 +11,7 @@
  * error level when it first happens or its text changes, retries that fail
  * the same way at debug level, and the recovery once at info level.
  */
-import { COLLECTORS, type Collector, type EntryReport } from '../collectors/index.js';
+import { COLLECTORS, entryProblems, type Collector } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
@@ -158,7 +158,7 @@ export class Kernel {
       try {
         const collector = factory.create({ session, config: this.config });
         collectors.set(factory.name, collector);
-        problems.push(...collector.entries.filter(hasProblem).map((e) => `${e.key} (${e.source}): ${e.problem}`));
+        problems.push(...entryProblems(collector));
       } catch (error) {
         collectors.set(factory.name, error as Error);
         problems.push(`collector ${factory.name}: ${(error as Error).message}`);
@@ -172,7 +172,6 @@ export class Kernel {
     return { state: 'open', session, collectors, problems, delayMs: nextDelayMs };
   }
 
-  /** Logs a failure at error level when it is new, at debug level when a retry failed the same way. */
   /**
    * Logs a broken kernel once per change of state: at error level when it
    * breaks or its reason changes (a retry can meet the same fault through
@@ -198,10 +197,6 @@ export class Kernel {
   private broken(error: string, delayMs: number): Broken {
     return { state: 'broken', error, retryAt: this.now() + delayMs, delayMs };
   }
-}
-
-function hasProblem(entry: EntryReport): boolean {
-  return entry.problem !== undefined;
 }
 
 function sameCpus(a: readonly number[], b: readonly number[]): boolean {
