@@ -14,6 +14,8 @@ import type { KernelManifest } from '../src/sim/image/manifest.js';
 import { generateProcesses } from '../src/sim/image/process-table.js';
 import { recordCount } from '../src/sim/image/kinfo.js';
 import { packageRoot } from '../src/version.js';
+import type { Config } from '../src/config/types.js';
+import { KvmSession } from '../src/kvm/index.js';
 import type { Workload } from './plan.js';
 
 /** The kernel array holding the extra handles (src/sim/image/freebsd-kernel.ts). */
@@ -24,6 +26,19 @@ export const EXTRA_COUNTERS_NAME = 'extra';
 const DEFAULT_MAXCPUS = 256;
 /** Seed of the process table (a 4-character xorshift tag), so every run reads the same table. */
 const PROCESS_SEED = 'bnch';
+
+/**
+ * A handle of its own on a workload's kernel, and the handles of its first
+ * `count` extra counters, for the baselines that read them without the
+ * exporter.
+ */
+export function openExtraCounters(config: Config, count: number): { session: KvmSession; handles: bigint[] } {
+  const { library, execfile, corefile } = config.kvm;
+  const session = KvmSession.open({ library, execfile, corefile });
+  const raw = Buffer.alloc(count * 8);
+  session.read(session.lookup(EXTRA_COUNTERS_SYMBOL).address, raw);
+  return { session, handles: Array.from({ length: count }, (_, i) => raw.readBigUInt64LE(i * 8)) };
+}
 
 export function simLibraryPath(): string {
   return join(packageRoot(), 'dist', 'libkvm-sim', 'libkvm.so.7');

@@ -8,7 +8,7 @@
 import type { Config } from '../src/config/types.js';
 import type { MetricFamily, Series } from '../src/exposition/family.js';
 import { KvmSession, counterU64Fetch, readTopology, readZpcpu } from '../src/kvm/index.js';
-import { EXTRA_COUNTERS_NAME, EXTRA_COUNTERS_SYMBOL } from './kernels.js';
+import { EXTRA_COUNTERS_NAME, openExtraCounters } from './kernels.js';
 
 const TWO_32 = 2 ** 32;
 
@@ -22,11 +22,7 @@ export class NaiveCounters {
 
   /** Opens its own handle on the workload's kernel and reads the extra counters' handles. */
   static open(config: Config, count: number): NaiveCounters {
-    const { library, execfile, corefile } = config.kvm;
-    const session = KvmSession.open({ library, execfile, corefile });
-    const raw = Buffer.alloc(count * 8);
-    session.read(session.lookup(EXTRA_COUNTERS_SYMBOL).address, raw);
-    const handles = Array.from({ length: count }, (_, i) => raw.readBigUInt64LE(i * 8));
+    const { session, handles } = openExtraCounters(config, count);
     return new NaiveCounters(session, handles);
   }
 

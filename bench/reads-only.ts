@@ -9,7 +9,7 @@
  */
 import type { Config } from '../src/config/types.js';
 import { KvmSession, readTopology, readZpcpuSpan } from '../src/kvm/index.js';
-import { EXTRA_COUNTERS_SYMBOL } from './kernels.js';
+import { openExtraCounters } from './kernels.js';
 
 const PAGE = 4096n;
 
@@ -42,11 +42,7 @@ export class CounterReads {
   ) {}
 
   static open(config: Config, count: number): CounterReads {
-    const { library, execfile, corefile } = config.kvm;
-    const session = KvmSession.open({ library, execfile, corefile });
-    const raw = Buffer.alloc(count * 8);
-    session.read(session.lookup(EXTRA_COUNTERS_SYMBOL).address, raw);
-    const handles = Array.from({ length: count }, (_, i) => raw.readBigUInt64LE(i * 8));
+    const { session, handles } = openExtraCounters(config, count);
     return new CounterReads(session, pageSpans(handles));
   }
 
