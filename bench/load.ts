@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,27 +70,12 @@ const SIM_LIBRARY = join(ROOT, 'dist', 'libkvm-sim', 'libkvm.so.7');
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const PROBE = join(ROOT, 'dist', 'bench', 'load-probe.js');
 
-/** The FreeBSD 14 preset plus the demo kernel's extra sources: every collector has work. */
-function configFor(image: string): string {
-  return `preset: freebsd-14-amd64
-kvm:
-  library: ${JSON.stringify(SIM_LIBRARY)}
-  corefile: ${JSON.stringify(image)}
-counters:
-  - { name: sendfile, symbol: sfstat, array: [syscalls, noiocnt, iocnt, pages_read, pages_valid, rhpages_requested, rhpages_read, busy, allocfail, allocwait, pages_bogus] }
-  - { name: pqstate_commit_retries, symbol: pqstate_commit_retries }
-  - { name: object_collapses, symbol: object_collapses }
-variables:
-  - { name: ticks, symbol: ticks, ctype: int32 }
-  - { name: nprocs, symbol: nprocs, ctype: int32 }
-dpcpu:
-  - { name: pcputicks, symbol: pcputicks, ctype: int32, type: counter }
-processes:
-  by_jail: { enabled: true }
-  by_user: { enabled: true }
-  by_command: { enabled: true }
-`;
-}
+/**
+ * config/demo.yml (the FreeBSD 14 preset plus the demo kernel's extra
+ * sources, every collector with work), pointed at the load kernel with the
+ * same --kvm.* flags an operator uses to point a config at a crash dump.
+ */
+const DEMO_CONFIG = join(ROOT, 'config', 'demo.yml');
 
 interface Target {
   readonly url: string;
@@ -99,10 +84,14 @@ interface Target {
 }
 
 /** Starts the built CLI with the probe preloaded and waits for its "listening" line. */
-async function startTarget(configFile: string): Promise<Target> {
+async function startTarget(imagePath: string): Promise<Target> {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--import', PROBE, CLI, 'serve', `--config.file=${configFile}`, '--web.listen-address=127.0.0.1:0', '--log.format=json'],
+    [
+      '--expose-gc', '--import', PROBE, CLI, 'serve',
+      `--config.file=${DEMO_CONFIG}`, `--kvm.library=${SIM_LIBRARY}`, `--kvm.corefile=${imagePath}`,
+      '--web.listen-address=127.0.0.1:0', '--log.format=json',
+    ],
     { env: { ...process.env, KVM_LOAD_PROBE_LIBRARY: SIM_LIBRARY }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
   );
   const exited = once(child, 'exit').then(([code]) => code as number | null);
@@ -159,11 +148,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const dir = mkdtempSync(join(tmpdir(), 'kvm_exporter-load-'));
   const imagePath = join(dir, 'kernel.img');
   const manifest = buildFreeBsdKernel(imagePath, { cpus: Array.from({ length: options.cpus }, (_, i) => i) });
-  const configFile = join(dir, 'kvm_exporter.yml');
-  writeFileSync(configFile, configFor(imagePath));
   const image = KernelImage.open(imagePath);
   const activity = new KernelActivity(image, manifest, { intervalMs: 250 });
-  const target = await startTarget(configFile);
+  const target = await startTarget(imagePath);
   try {
     activity.start();
     const atStart = await target.ask('stats');
