@@ -21,7 +21,7 @@
  * simulator's call counts for one iteration (kvm_* and pread), and what was
  * computed (counter sums' checksum, state counts), which the harness checks
  * against the exporter's own output. Built by bench/floor.ts with cc against
- * dist/libkvm-sim/libkvm.so.7 and src/sim/libkvm/kvm.h; it mirrors nothing
+ * dist/libkvm-sim/libkvm.so.7 and sim/libkvm/kvm.h; it mirrors nothing
  * but the reads of src/collectors/counters.ts and processes.ts.
  */
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /**
  * The C floor (bench/floor.c): compiled here with the system's cc against the
- * simulated libkvm (dist/libkvm-sim/libkvm.so.7, src/sim/libkvm/kvm.h), then
+ * simulated libkvm (dist/libkvm-sim/libkvm.so.7, sim/libkvm/kvm.h), then
  * run on each workload's kernel, where it times its own minimal reads.
  */
 import { execFileSync } from 'node:child_process';
@@ -33,7 +33,7 @@ export function compileFloor(): string {
   const library = simLibraryPath();
   const args = [
     '-O2', '-std=c11', '-D_DEFAULT_SOURCE', '-Wall', '-Wextra', '-Werror',
-    '-I', join(root, 'src', 'sim', 'libkvm'),
+    '-I', join(root, 'sim', 'libkvm'),
     '-o', binary,
     join(root, 'bench', 'floor.c'),
     library,

@@ -9,16 +9,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { buildFreeBsdKernel } from '../src/sim/image/freebsd-kernel.js';
-import type { KernelManifest } from '../src/sim/image/manifest.js';
-import { generateProcesses } from '../src/sim/image/process-table.js';
-import { recordCount } from '../src/sim/image/kinfo.js';
+import { buildFreeBsdKernel } from '../sim/image/freebsd-kernel.js';
+import type { KernelManifest } from '../sim/image/manifest.js';
+import { generateProcesses } from '../sim/image/process-table.js';
+import { recordCount } from '../sim/image/kinfo.js';
 import { packageRoot } from '../src/version.js';
 import type { Config } from '../src/config/types.js';
 import { KvmSession } from '../src/kvm/index.js';
 import type { Workload } from './plan.js';
 
-/** The kernel array holding the extra handles (src/sim/image/freebsd-kernel.ts). */
+/** The kernel array holding the extra handles (sim/image/freebsd-kernel.ts). */
 export const EXTRA_COUNTERS_SYMBOL = 'kvmsim_extra_counters';
 /** The metric stem of the extra counters: kvm_extra_c<i>_total, kvm_extra_c<i>_percpu_total{cpu}. */
 export const EXTRA_COUNTERS_NAME = 'extra';

@@ -10,7 +10,7 @@
  * The channel is unref'd: the probe never keeps the exporter alive, so
  * SIGTERM still ends it as in production.
  */
-import { SimControl } from '../src/sim/control.js';
+import { SimControl } from '../sim/control.js';
 
 export interface ProbeRequest {
   readonly id: number;

@@ -26,9 +26,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { KernelActivity } from '../src/sim/image/activity.js';
-import { buildFreeBsdKernel } from '../src/sim/image/freebsd-kernel.js';
-import { KernelImage } from '../src/sim/image/image.js';
+import { KernelActivity } from '../sim/image/activity.js';
+import { buildFreeBsdKernel } from '../sim/image/freebsd-kernel.js';
+import { KernelImage } from '../sim/image/image.js';
 import { packageRoot } from '../src/version.js';
 import type { ProbeReply, ProbeRequest } from './load-probe.js';
 

@@ -11,7 +11,7 @@ import type { MetricFamily } from '../src/exposition/family.js';
 import { renderFamilies } from '../src/exposition/render.js';
 import { SelfMetrics } from '../src/exposition/self-metrics.js';
 import { silentLogger } from '../src/log.js';
-import { SimControl } from '../src/sim/control.js';
+import { SimControl } from '../sim/control.js';
 import { REVISION, VERSION } from '../src/version.js';
 import { probeHttp } from './http-probe.js';
 import { assertScrapeSucceeded, countCalls, observe, seriesCount } from './observe.js';

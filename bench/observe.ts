@@ -7,7 +7,7 @@
 import type { ScrapeSource } from '../src/exporter/types.js';
 import type { MetricFamily } from '../src/exposition/family.js';
 import { PROC_STATES } from '../src/kvm/index.js';
-import type { SimCallCounts, SimControl } from '../src/sim/control.js';
+import type { SimCallCounts, SimControl } from '../sim/control.js';
 import { EXTRA_COUNTERS_NAME } from './kernels.js';
 import type { CallCounts, Observed } from './schema.js';
 

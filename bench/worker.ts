@@ -10,7 +10,7 @@
  */
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/types.js';
-import { SimControl } from '../src/sim/control.js';
+import { SimControl } from '../sim/control.js';
 import { measureProduct } from './measure.js';
 import { NaiveCounters } from './naive.js';
 import { callCounts, counterChecksum } from './observe.js';

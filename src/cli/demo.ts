@@ -10,10 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KernelActivity } from '../sim/image/activity.js';
-import { writeDemoImage } from '../sim/image/demo-image.js';
-import { KernelImage } from '../sim/image/image.js';
-import { readManifest } from '../sim/image/manifest.js';
+import { KernelActivity } from '../../sim/image/activity.js';
+import { writeDemoImage } from '../../sim/image/demo-image.js';
+import { KernelImage } from '../../sim/image/image.js';
+import { readManifest } from '../../sim/image/manifest.js';
 import { packageRoot } from '../version.js';
 import type { Flags } from './flags.js';
 import { runServe } from './serve.js';
@@ -26,7 +26,7 @@ export async function runDemo(flags: Flags): Promise<number> {
   const library = flags.kvmLibrary ?? join(root, 'dist', 'libkvm-sim', 'libkvm.so.7');
   if (!existsSync(library)) {
     process.stderr.write(`building the simulated libkvm (${library})\n`);
-    execFileSync('make', ['-C', join(root, 'src', 'sim', 'libkvm')], { stdio: 'inherit' });
+    execFileSync('make', ['-C', join(root, 'sim', 'libkvm')], { stdio: 'inherit' });
   }
   const folder = mkdtempSync(join(tmpdir(), 'kvm_exporter-demo-'));
   const corefile = flags.kvmCorefile ?? join(folder, 'kernel.img');

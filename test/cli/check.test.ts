@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config/load.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { counterHandle, symbolAddress } from '../../src/sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { counterHandle, symbolAddress } from '../../sim/image/manifest.js';
 import { ROOT, makeKernel, runCli, type TestKernel } from '../support/sim.js';
 import { expectedCounters, sumOf } from '../exporter/harness.js';
 

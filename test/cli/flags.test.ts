@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { symbolAddress } from '../../src/sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { symbolAddress } from '../../sim/image/manifest.js';
 import { parseExposition, samplesOf, valueOf, type ParsedScrape } from '../support/parse.js';
 import { ROOT, makeKernel, runCli, type TestKernel } from '../support/sim.js';
 import { writeKvmConfig } from './helpers.js';

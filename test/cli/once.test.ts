@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { counterHandle, symbolAddress } from '../../src/sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { counterHandle, symbolAddress } from '../../sim/image/manifest.js';
 import { byLabel, parseExposition, samplesOf, valueOf } from '../support/parse.js';
 import { ROOT, makeKernel, runCli, type TestKernel } from '../support/sim.js';
 import { sumOf } from '../exporter/harness.js';

@@ -10,8 +10,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { counterHandle, findCounter, type KernelManifest } from '../../src/sim/image/manifest.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
+import { counterHandle, findCounter, type KernelManifest } from '../../sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
 import { byLabel, samplesOf, valueOf, type ParsedScrape } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import {

@@ -6,9 +6,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { symbolAddress, type KernelManifest } from '../../src/sim/image/manifest.js';
-import type { FreeBsdKernelSpec } from '../../src/sim/image/freebsd-kernel.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { symbolAddress, type KernelManifest } from '../../sim/image/manifest.js';
+import type { FreeBsdKernelSpec } from '../../sim/image/freebsd-kernel.js';
 import { samplesOf, valueOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { presentCpus, scrapeKernel } from '../exporter/harness.js';

@@ -7,8 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { symbolAddress, type KernelManifest } from '../../src/sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { symbolAddress, type KernelManifest } from '../../sim/image/manifest.js';
 import { byLabel, samplesOf, valueOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { runCollector, scrapeKernel } from '../exporter/harness.js';

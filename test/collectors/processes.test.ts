@@ -4,13 +4,13 @@
  * command with a cap and an "other" series. Expected counts come from the
  * image's own process table (KernelImage.readProcesses), with the kernel's
  * rule applied by hand: an embryonic process (first record SIDL) is never
- * returned (src/sim/README.md, sys/kern/kern_proc.c).
+ * returned (sim/README.md, sys/kern/kern_proc.c).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { ProcState, type KinfoProcess, type ProcStateValue } from '../../src/sim/image/kinfo.js';
-import { generateProcesses } from '../../src/sim/image/process-table.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { ProcState, type KinfoProcess, type ProcStateValue } from '../../sim/image/kinfo.js';
+import { generateProcesses } from '../../sim/image/process-table.js';
 import { byLabel, samplesOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { openExporter, scrapeKernel } from '../exporter/harness.js';

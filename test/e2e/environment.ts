@@ -14,8 +14,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KernelActivity } from '../../src/sim/image/activity.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
+import { KernelActivity } from '../../sim/image/activity.js';
+import type { KernelImage } from '../../sim/image/image.js';
 import { CLI, ROOT, makeKernel, type TestKernel } from '../support/sim.js';
 import { ChildProcesses, type WatchedChild } from './children.js';
 import { pollUntil } from './poll.js';

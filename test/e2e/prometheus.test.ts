@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_RATES } from '../../src/sim/image/activity.js';
+import { DEFAULT_RATES } from '../../sim/image/activity.js';
 import { ROOT } from '../support/sim.js';
 import { describePanel, panelQueries, queryValues, RATE_INTERVAL, runPanelQuery, variableValues } from './dashboard-queries.js';
 import { E2eRun, HOST_SPECS, type E2eHost, type E2eWorld } from './environment.js';

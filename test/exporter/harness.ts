@@ -20,9 +20,9 @@ import { FamilyList, type MetricFamily } from '../../src/exposition/family.js';
 import { renderFamilies, type ExpositionFormat } from '../../src/exposition/render.js';
 import { KvmSession, readTopology, type CpuTopology } from '../../src/kvm/index.js';
 import { silentLogger } from '../../src/log.js';
-import { SimControl } from '../../src/sim/control.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { symbolAddress, type KernelManifest } from '../../src/sim/image/manifest.js';
+import { SimControl } from '../../sim/control.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { symbolAddress, type KernelManifest } from '../../sim/image/manifest.js';
 import { parseExposition, type ParsedScrape } from '../support/parse.js';
 import { SIM_LIBRARY, type TestKernel } from '../support/sim.js';
 

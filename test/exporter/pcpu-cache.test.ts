@@ -10,8 +10,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { KvmSession, readTopology, refreshPcpuCache } from '../../src/kvm/index.js';
-import { counterHandle } from '../../src/sim/image/manifest.js';
-import type { FreeBsdKernelSpec } from '../../src/sim/image/freebsd-kernel.js';
+import { counterHandle } from '../../sim/image/manifest.js';
+import type { FreeBsdKernelSpec } from '../../sim/image/freebsd-kernel.js';
 import { byLabel, valueOf } from '../support/parse.js';
 import { SIM_LIBRARY, makeKernel, type TestKernel } from '../support/sim.js';
 import { forgetPcpuCache, openExporter, sumOf, type ExporterUnderTest } from './harness.js';

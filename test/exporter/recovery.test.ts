@@ -8,8 +8,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { counterHandle, symbolAddress } from '../../src/sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { counterHandle, symbolAddress } from '../../sim/image/manifest.js';
 import { byLabel, samplesOf, valueOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { kernelConfig, openExporter, simControl, sleep, sumOf, type ExporterUnderTest } from './harness.js';

@@ -11,8 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { UnknownCollectorError } from '../../src/errors.js';
 import { KvmSession } from '../../src/kvm/index.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { counterHandle } from '../../src/sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { counterHandle } from '../../sim/image/manifest.js';
 import { byLabel, samplesOf, valueOf, type ParsedScrape } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { ALL_COLLECTORS, openExporter, simControl, sleep, sumOf, type ExporterUnderTest } from './harness.js';

@@ -11,9 +11,9 @@ import { copyFileSync, linkSync, renameSync, statSync, truncateSync } from 'node
 import { constants } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enabledCollectors } from '../../src/cli/flags.js';
-import { buildFreeBsdKernel } from '../../src/sim/image/freebsd-kernel.js';
-import { KernelImage } from '../../src/sim/image/image.js';
-import { counterHandle } from '../../src/sim/image/manifest.js';
+import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
+import { KernelImage } from '../../sim/image/image.js';
+import { counterHandle } from '../../sim/image/manifest.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { compareWithImage, imageTruth, isKernelSample } from './oracle.js';
 import { FULL_CONFIG, serveKernel, simControl, sleep, successOf, upOf, until, type Served } from './served.js';

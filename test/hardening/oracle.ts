@@ -12,9 +12,9 @@
  * thread counts by state, CPU counts and load averages.
  */
 import type { CType, Config, CounterEntry, MetricKind } from '../../src/config/types.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
-import type { KinfoProcess } from '../../src/sim/image/kinfo.js';
-import { symbolAddress, type KernelManifest } from '../../src/sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import type { KinfoProcess } from '../../sim/image/kinfo.js';
+import { symbolAddress, type KernelManifest } from '../../sim/image/manifest.js';
 import type { ParsedScrape, Sample } from '../support/parse.js';
 
 /** A series as `name{label="value",...}` with labels sorted, the key of every map here. */

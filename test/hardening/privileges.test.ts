@@ -13,7 +13,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { KernelImage } from '../../src/sim/image/image.js';
+import type { KernelImage } from '../../sim/image/image.js';
 import { parseExposition, valueOf } from '../support/parse.js';
 import { CLI, makeKernel, type TestKernel } from '../support/sim.js';
 import { startCli, type CliServer } from './cli-process.js';

@@ -10,8 +10,8 @@
  */
 import { constants } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { counterHandle } from '../../src/sim/image/manifest.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
+import { counterHandle } from '../../sim/image/manifest.js';
+import type { KernelImage } from '../../sim/image/image.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { compareWithImage, imageTruth, keysOf, type Comparison } from './oracle.js';
 import { FULL_CONFIG, serveKernel, simControl, sleep, successOf, upOf, until, type Served } from './served.js';

@@ -8,7 +8,7 @@
  * a plain scrape makes (or, with collect[], a subset of them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimCallCounts, SimControl } from '../../src/sim/control.js';
+import type { SimCallCounts, SimControl } from '../../sim/control.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { FULL_CONFIG, httpGet, serveKernel, simControl, type Reply, type Served } from './served.js';
 

@@ -18,7 +18,7 @@ import type { Backoff } from '../../src/exporter/kernel.js';
 import { SelfMetrics } from '../../src/exposition/self-metrics.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
-import { SimControl } from '../../src/sim/control.js';
+import { SimControl } from '../../sim/control.js';
 import { parseExposition, valueOf, type ParsedScrape } from '../support/parse.js';
 import { SIM_LIBRARY, type TestKernel } from '../support/sim.js';
 

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KernelImage } from '../../src/sim/image/image.js';
+import type { KernelImage } from '../../sim/image/image.js';
 import { parseExposition, valueOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { startCli, type CliServer } from './cli-process.js';

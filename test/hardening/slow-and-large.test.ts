@@ -6,8 +6,8 @@
  * table must be counted exactly.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProcState, type KinfoProcess, type ProcStateValue } from '../../src/sim/image/kinfo.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
+import { ProcState, type KinfoProcess, type ProcStateValue } from '../../sim/image/kinfo.js';
+import type { KernelImage } from '../../sim/image/image.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { compareWithImage, imageTruth } from './oracle.js';
 import { FULL_CONFIG, serveKernel, simControl, successOf, upOf, type Served } from './served.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KERN_PROC, KvmSession, getProcs, readTopology, readZpcpu } from '../../src/kvm/index.js';
-import { counterHandle } from '../../src/sim/image/manifest.js';
+import { counterHandle } from '../../sim/image/manifest.js';
 import { ROOT, SIM_LIBRARY, makeKernel } from '../support/sim.js';
 
 const kernel = makeKernel({ cpus: [0, 1, 2, 3] });
@@ -19,7 +19,7 @@ let session: KvmSession;
 
 /** The writer: opens the image by path and applies each command it is sent. */
 const WRITER = `
-import { KernelImage } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/src/sim/image/image.js')).href)};
+import { KernelImage } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/sim/image/image.js')).href)};
 const image = KernelImage.open(process.argv[2]);
 process.on('message', (cmd) => {
   if (cmd.op === 'counter') image.setCounter(BigInt(cmd.handle), cmd.cpu, BigInt(cmd.value));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KvmClosedError, KvmLibraryError, KvmOpenError, KvmReadError } from '../../src/errors.js';
 import { KvmSession, counterU64Fetch, getPcpu, readZpcpu } from '../../src/kvm/index.js';
-import { counterHandle } from '../../src/sim/image/manifest.js';
+import { counterHandle } from '../../sim/image/manifest.js';
 import { SIM_LIBRARY, makeKernel } from '../support/sim.js';
 
 const kernel = makeKernel({ cpus: [0, 1, 2, 3] });

@@ -24,8 +24,8 @@ import {
   readZpcpuSpan,
 } from '../../src/kvm/index.js';
 import { dpcpuSetcpu } from '../../src/kvm/pcpu.js';
-import { SimControl } from '../../src/sim/control.js';
-import { counterHandle } from '../../src/sim/image/manifest.js';
+import { SimControl } from '../../sim/control.js';
+import { counterHandle } from '../../sim/image/manifest.js';
 import { SIM_LIBRARY, makeKernel, type TestKernel } from '../support/sim.js';
 
 const sim = new SimControl(SIM_LIBRARY);

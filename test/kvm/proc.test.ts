@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvmCallError, KvmLayoutError } from '../../src/errors.js';
 import { KERN_PROC, KI, KINFO_PROC_SIZE, KvmSession, getLoadavg, getProcs } from '../../src/kvm/index.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
-import type { KinfoProcess } from '../../src/sim/image/kinfo.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import type { KinfoProcess } from '../../sim/image/kinfo.js';
 import { SIM_LIBRARY, makeKernel } from '../support/sim.js';
 
 const kernel = makeKernel({ cpus: [0, 1, 2, 3], loadavg: [1.5, 0.75, 0.25] });

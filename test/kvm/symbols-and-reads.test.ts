@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvmReadError, KvmSymbolError } from '../../src/errors.js';
 import { KvmSession } from '../../src/kvm/index.js';
-import type { KernelImage } from '../../src/sim/image/image.js';
-import { SimControl } from '../../src/sim/control.js';
+import type { KernelImage } from '../../sim/image/image.js';
+import { SimControl } from '../../sim/control.js';
 import { SIM_LIBRARY, makeKernel } from '../support/sim.js';
 
 const kernel = makeKernel({ cpus: [0, 1, 2, 3] });

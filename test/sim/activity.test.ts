@@ -9,12 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { KernelActivity } from '../../src/sim/image/activity.js';
-import { buildFreeBsdKernel } from '../../src/sim/image/freebsd-kernel.js';
-import { KernelImage } from '../../src/sim/image/image.js';
-import { ProcState } from '../../src/sim/image/kinfo.js';
-import { type KernelManifest, counterHandle, symbolAddress } from '../../src/sim/image/manifest.js';
-import { Xorshift32, seedFromTag } from '../../src/sim/image/prng.js';
+import { KernelActivity } from '../../sim/image/activity.js';
+import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
+import { KernelImage } from '../../sim/image/image.js';
+import { ProcState } from '../../sim/image/kinfo.js';
+import { type KernelManifest, counterHandle, symbolAddress } from '../../sim/image/manifest.js';
+import { Xorshift32, seedFromTag } from '../../sim/image/prng.js';
 import { makeTempDir } from './helpers.js';
 
 /** Marsaglia's xorshift32 (13, 17, 5), written out here independently. */

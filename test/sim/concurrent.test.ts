@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { buildFreeBsdKernel } from '../../src/sim/image/freebsd-kernel.js';
-import { type KernelManifest, findCounter, symbolAddress } from '../../src/sim/image/manifest.js';
+import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
+import { type KernelManifest, findCounter, symbolAddress } from '../../sim/image/manifest.js';
 import { RUN_ACTIVITY, buildProbe, makeTempDir, offsetOf, parseImage, probe, requireBuiltJs } from './helpers.js';
 
 let tmp: ReturnType<typeof makeTempDir>;

@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { KvmSession, getNcpus } from '../../src/kvm/index.js';
-import { SimControl } from '../../src/sim/control.js';
-import { buildFreeBsdKernel } from '../../src/sim/image/freebsd-kernel.js';
-import { readManifest, symbolAddress } from '../../src/sim/image/manifest.js';
+import { SimControl } from '../../sim/control.js';
+import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
+import { readManifest, symbolAddress } from '../../sim/image/manifest.js';
 import { SIM_LIBRARY, buildProbe, makeTempDir } from './helpers.js';
 
 const FUNCTIONS = [

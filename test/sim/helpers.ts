@@ -1,7 +1,7 @@
 /**
  * Test helpers for the simulated kernel: temporary directories, an image
- * parser written from src/sim/README.md's offsets (deliberately not using
- * src/sim/image/format.ts, so the writer is checked against the contract
+ * parser written from sim/README.md's offsets (deliberately not using
+ * sim/image/format.ts, so the writer is checked against the contract
  * rather than against itself), and the C probe that drives libkvm.so.7.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 export const REPO = resolve(new URL('../..', import.meta.url).pathname);
 export const SIM_LIBRARY = join(REPO, 'dist/libkvm-sim/libkvm.so.7');
 export const PROBE = join(REPO, 'dist/libkvm-sim/kvmsim_probe');
-export const RUN_ACTIVITY = join(REPO, 'dist/src/sim/image/run-activity.js');
+export const RUN_ACTIVITY = join(REPO, 'dist/sim/image/run-activity.js');
 
 export function makeTempDir(tag: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `kvmsim-${tag}-`));
@@ -124,10 +124,10 @@ export function sym(img: ParsedImage, name: string): bigint {
 
 /** Builds the library (make is incremental) and the probe against it. */
 export function buildProbe(): void {
-  execFileSync('make', ['-s', '-C', join(REPO, 'src/sim/libkvm')], { stdio: 'pipe' });
+  execFileSync('make', ['-s', '-C', join(REPO, 'sim/libkvm')], { stdio: 'pipe' });
   execFileSync(
     process.env.CC ?? 'cc',
-    ['-std=c11', '-D_DEFAULT_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', `-I${join(REPO, 'src/sim/libkvm')}`,
+    ['-std=c11', '-D_DEFAULT_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', `-I${join(REPO, 'sim/libkvm')}`,
       '-o', PROBE, join(REPO, 'test/sim/c/kvmsim_probe.c'), SIM_LIBRARY, `-Wl,-rpath,${join(REPO, 'dist/libkvm-sim')}`],
     { stdio: 'pipe' },
   );

@@ -1,5 +1,5 @@
 /**
- * The writer's images have the layout src/sim/README.md documents: header,
+ * The writer's images have the layout sim/README.md documents: header,
  * symbol, string and segment tables, page-aligned segment data, the process
  * area and the control file, and the FreeBSD kernel conventions (pcpu,
  * counter(9) slabs, DPCPU, VNET) at the documented places. Parsed back
@@ -8,11 +8,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CounterSlabs, ImageBuilder } from '../../src/sim/image/builder.js';
-import { buildFreeBsdKernel } from '../../src/sim/image/freebsd-kernel.js';
-import { IPSTAT_FIELDS, UDPSTAT_FIELDS, VMMETER_COUNTERS } from '../../src/sim/image/kernel-layout.js';
-import { type KernelManifest, plantedCounterValue, plantedCpTime, plantedPcputicks, readManifest } from '../../src/sim/image/manifest.js';
-import { generateProcesses } from '../../src/sim/image/process-table.js';
+import { CounterSlabs, ImageBuilder } from '../../sim/image/builder.js';
+import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
+import { IPSTAT_FIELDS, UDPSTAT_FIELDS, VMMETER_COUNTERS } from '../../sim/image/kernel-layout.js';
+import { type KernelManifest, plantedCounterValue, plantedCpTime, plantedPcputicks, readManifest } from '../../sim/image/manifest.js';
+import { generateProcesses } from '../../sim/image/process-table.js';
 import { type ParsedImage, makeTempDir, memI32, memU32, memU64, offsetOf, parseImage, sym } from './helpers.js';
 
 const SPARSE = [0, 2, 5];

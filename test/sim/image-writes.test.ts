@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { buildFreeBsdKernel } from '../../src/sim/image/freebsd-kernel.js';
-import { KernelImage } from '../../src/sim/image/image.js';
-import { ProcState } from '../../src/sim/image/kinfo.js';
-import { type KernelManifest, counterHandle, plantedCounterValue } from '../../src/sim/image/manifest.js';
+import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
+import { KernelImage } from '../../sim/image/image.js';
+import { ProcState } from '../../sim/image/kinfo.js';
+import { type KernelManifest, counterHandle, plantedCounterValue } from '../../sim/image/manifest.js';
 import { makeTempDir, memI32, memU32, memU64, offsetOf, parseImage, sym } from './helpers.js';
 
 let tmp: ReturnType<typeof makeTempDir>;

@@ -2,13 +2,13 @@
  * kinfo_proc records land at the amd64 offsets of FreeBSD 13+ sys/sys/user.h
  * (KINFO_PROC_SIZE 1088), one per thread with the process fields repeated,
  * and decode back to what was encoded. The offsets below are copied from
- * the header, not from src/sim/image/kinfo.ts.
+ * the header, not from sim/image/kinfo.ts.
  */
 import { describe, expect, it } from 'vitest';
 
-import * as kinfo from '../../src/sim/image/kinfo.js';
-import { type KinfoProcess, ProcState, decodeProcesses, encodeProcess, encodeProcesses } from '../../src/sim/image/kinfo.js';
-import { generateProcesses } from '../../src/sim/image/process-table.js';
+import * as kinfo from '../../sim/image/kinfo.js';
+import { type KinfoProcess, ProcState, decodeProcesses, encodeProcess, encodeProcesses } from '../../sim/image/kinfo.js';
+import { generateProcesses } from '../../sim/image/process-table.js';
 
 const USER_H = {
   KI_STRUCTSIZE: 0,

@@ -9,10 +9,10 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { buildFreeBsdKernel } from '../../src/sim/image/freebsd-kernel.js';
-import { KernelImage } from '../../src/sim/image/image.js';
-import { type KinfoProcess, ProcState } from '../../src/sim/image/kinfo.js';
-import { type KernelManifest, findCounter, plantedCounterValue, plantedCpTime, plantedPcputicks, symbolAddress } from '../../src/sim/image/manifest.js';
+import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
+import { KernelImage } from '../../sim/image/image.js';
+import { type KinfoProcess, ProcState } from '../../sim/image/kinfo.js';
+import { type KernelManifest, findCounter, plantedCounterValue, plantedCpTime, plantedPcputicks, symbolAddress } from '../../sim/image/manifest.js';
 import { buildProbe, hex, makeTempDir, probe } from './helpers.js';
 
 let tmp: ReturnType<typeof makeTempDir>;

@@ -12,9 +12,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildFreeBsdKernel, type FreeBsdKernelSpec } from '../../src/sim/image/freebsd-kernel.js';
-import { KernelImage } from '../../src/sim/image/image.js';
-import type { KernelManifest } from '../../src/sim/image/manifest.js';
+import { buildFreeBsdKernel, type FreeBsdKernelSpec } from '../../sim/image/freebsd-kernel.js';
+import { KernelImage } from '../../sim/image/image.js';
+import type { KernelManifest } from '../../sim/image/manifest.js';
 import { packageRoot } from '../../src/version.js';
 
 export const ROOT = packageRoot();

@@ -1,5 +1,5 @@
 /**
- * Building a simulated kernel image (format in src/sim/README.md): kernel
+ * Building a simulated kernel image (format in sim/README.md): kernel
  * memory as named segments, a symbol table, a process area, and the control
  * file beside it. Also the counter(9) handle allocator, which lays handles
  * out in "pcpu-8" slabs the way UMA's pcpu zone does on amd64: a slab is one

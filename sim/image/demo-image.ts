@@ -3,13 +3,13 @@
  * `kvm_exporter demo` and config/demo.yml read, dist/demo/kernel.img with
  * its control file and manifest. A running FreeBSD 13+ amd64 server with
  * 8 CPUs (dense ids, MAXCPU 256), about 150 processes and 400 threads in
- * jails 0, 1 and 2. Usage: node dist/src/sim/image/demo-image.js [path]
+ * jails 0, 1 and 2. Usage: node dist/sim/image/demo-image.js [path]
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { packageRoot } from '../../version.js';
+import { packageRoot } from '../../src/version.js';
 import { buildFreeBsdKernel } from './freebsd-kernel.js';
 import { generateProcesses } from './process-table.js';
 

@@ -3,7 +3,7 @@
  * and changes it in place while readers run: kernel memory writes at kernel
  * addresses, counter(9) values per CPU, the process table under the control
  * file's seqlock, CPUs going absent and present, and the control file's
- * faults (src/sim/README.md).
+ * faults (sim/README.md).
  *
  * It parses the header, symbol and segment tables itself, so it needs only
  * the image, not the builder or the manifest. Every write is a pwrite(2) to

@@ -2,7 +2,7 @@
  * Command-line driver for KernelActivity, so another process (the demo, a
  * test, a benchmark) can keep an image alive while it reads it:
  *
- *   node dist/src/sim/image/run-activity.js IMAGE [--seed S] [--interval-ms N] [--steps N]
+ *   node dist/sim/image/run-activity.js IMAGE [--seed S] [--interval-ms N] [--steps N]
  *
  * With --steps it runs N steps of interval-ms simulated time at once and
  * exits; otherwise it steps on a timer until SIGINT or SIGTERM. It prints

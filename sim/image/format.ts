@@ -1,9 +1,9 @@
 /**
  * The simulated kernel's file formats, version 1: the image file and its
- * control file, as specified in src/sim/README.md, plus the FreeBSD 13+
+ * control file, as specified in sim/README.md, plus the FreeBSD 13+
  * amd64 layouts the writer lays out in kernel memory (struct pcpu,
  * struct vnet, struct loadavg). Shared by the writer and the tests; the C
- * reader in src/sim/libkvm has its own copy of the same numbers.
+ * reader in sim/libkvm has its own copy of the same numbers.
  */
 
 export const IMAGE_MAGIC = 'KVMSIM01';

@@ -2,7 +2,7 @@
  * The simulated libkvm's instrumentation, for benchmarks and tests: the
  * process-wide call counts (every exported kvm_* function, and pread(2) of
  * image data) and the reset of the process-wide per-CPU cache that
- * FreeBSD's kvm_pcpu.c keeps in static storage (src/sim/README.md).
+ * FreeBSD's kvm_pcpu.c keeps in static storage (sim/README.md).
  *
  * It loads the library with koffi only for these kvmsim_* functions; being
  * the same path, dlopen(3) hands back the library the exporter's binding
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 import koffi, { type LibraryHandle } from 'koffi';
 
-import { packageRoot } from '../version.js';
+import { packageRoot } from '../src/version.js';
 
 /** The built simulator, dist/libkvm-sim/libkvm.so.7 in the package. */
 export function defaultSimLibraryPath(): string {

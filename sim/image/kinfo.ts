@@ -2,7 +2,7 @@
  * struct kinfo_proc records as the simulated kernel stores them in its
  * process area: 1088 bytes at the amd64 offsets of FreeBSD 13+
  * sys/sys/user.h, one record per thread, the records of a process
- * contiguous, the first one standing for the process (src/sim/README.md).
+ * contiguous, the first one standing for the process (sim/README.md).
  *
  * Only the fields the simulator models are written; the rest stay zero.
  * Process-wide fields (pid, uid, jid, comm, sizes, ki_numthreads) are
