@@ -41,7 +41,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (!config) return 1;
       const enabled = enabledCollectors(flags, config.collectors);
       if (flags.command === 'once') return runOnce(config, enabled);
-      const result = runCheck(config, enabled);
+      const result = await runCheck(config, enabled);
       process.stdout.write(`${result.lines.join('\n')}\n`);
       return result.ok ? 0 : 1;
     }

@@ -12,11 +12,9 @@ export async function runOnce(config: Config, enabled: ReadonlySet<CollectorName
   const logger = createLogger({ level: 'warn', format: 'logfmt' });
   const exporter = new Exporter({ config, enabled, logger });
   try {
-    const families = await exporter.scrape({});
+    const { families, collection } = await exporter.collect({});
     process.stdout.write(renderFamilies(families, 'text-0.0.4'));
-    const failed = families
-      .filter((f) => f.name === 'kvm_scrape_collector_success' || f.name === 'kvm_up')
-      .some((f) => f.series.some((s) => s.value === 0));
+    const failed = !collection.kernel.up || collection.outcomes.some((o) => !o.success);
     return failed ? 1 : 0;
   } finally {
     await exporter.close();

@@ -1,7 +1,8 @@
 /**
- * One scrape from start to end: pick the collectors, read the topology, run
- * each collector with its own success and duration (node_exporter's
- * `execute()`), honour the deadline, and add the exporter's own metrics.
+ * One scrape from request to outcome: pick the collectors, collect them on
+ * the kernel connection, remember each collector's outcome (logging only
+ * changes of state), and add the exporter's own metrics and the per-collector
+ * success and duration families.
  *
  * Scrapes are serialised on the kernel handle (libkvm handles are not
  * thread-safe and DPCPU reads change the handle's selected CPU), and
@@ -9,14 +10,14 @@
  * The event loop is yielded between collectors so health checks and the
  * landing page stay answerable during a long scrape.
  */
-import { COLLECTORS, entryProblems, type Collector, type Scrape } from '../collectors/index.js';
+import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import { DeadlineError, UnknownCollectorError } from '../errors.js';
-import { FamilyList, type MetricFamily } from '../exposition/family.js';
-import type { CpuTopology } from '../kvm/index.js';
+import { UnknownCollectorError } from '../errors.js';
+import type { MetricFamily } from '../exposition/family.js';
 import type { Logger } from '../log.js';
-import { Kernel, type Backoff, type SessionOpener } from './kernel.js';
-import type { CollectorStatus, ExporterStatus, ScrapeRequest, ScrapeSource } from './types.js';
+import { collect, type Collection, type CollectorOutcome } from './collection.js';
+import { KernelConnection, type Backoff, type SessionOpener } from './kernel-connection.js';
+import type { CollectorStatus, ExporterStatus, ScrapeRequest, ScrapeSource } from './scrape-source.js';
 
 export interface ExporterOptions {
   readonly config: Config;
@@ -29,20 +30,20 @@ export interface ExporterOptions {
   readonly backoff?: Backoff;
 }
 
-interface Outcome {
-  readonly success: boolean;
-  readonly seconds: number;
-  readonly error?: string;
+/** A scrape's families as served, and the collection they came from (for `once` and `check`). */
+export interface ScrapeResult {
+  readonly families: MetricFamily[];
+  readonly collection: Collection;
 }
 
 export class Exporter implements ScrapeSource {
-  private kernel: Kernel;
+  private kernel: KernelConnection;
   private config: Config;
   private enabled: ReadonlySet<CollectorName>;
-  private readonly outcomes = new Map<CollectorName, Outcome>();
+  private readonly outcomes = new Map<CollectorName, CollectorOutcome>();
   /** The tail of the queue of scrapes: each waits for the one before. */
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly inflight = new Map<string, Promise<MetricFamily[]>>();
+  private readonly inflight = new Map<string, Promise<ScrapeResult>>();
 
   constructor(private readonly options: ExporterOptions) {
     this.config = options.config;
@@ -50,7 +51,12 @@ export class Exporter implements ScrapeSource {
     this.kernel = this.openKernel();
   }
 
-  scrape(request: ScrapeRequest): Promise<MetricFamily[]> {
+  async scrape(request: ScrapeRequest): Promise<MetricFamily[]> {
+    return (await this.collect(request)).families;
+  }
+
+  /** One scrape with the outcome of each collector, for callers that judge it (`once`, `check`). */
+  collect(request: ScrapeRequest): Promise<ScrapeResult> {
     let names: CollectorName[];
     try {
       names = this.select(request);
@@ -60,7 +66,7 @@ export class Exporter implements ScrapeSource {
     const key = names.join(',');
     const shared = this.inflight.get(key);
     if (shared) return shared;
-    const run = this.queue.then(() => this.collect(names, request.deadline));
+    const run = this.queue.then(() => this.run(names, request.deadline));
     const settled = run.finally(() => this.inflight.delete(key));
     this.inflight.set(key, settled);
     this.queue = settled.catch(() => undefined);
@@ -106,9 +112,9 @@ export class Exporter implements ScrapeSource {
     this.kernel.close();
   }
 
-  private openKernel(): Kernel {
+  private openKernel(): KernelConnection {
     const { logger, opener, backoff } = this.options;
-    return new Kernel(this.config, this.enabled, logger, opener, backoff);
+    return new KernelConnection(this.config, this.enabled, logger, opener, backoff);
   }
 
   private select({ collect, exclude }: ScrapeRequest): CollectorName[] {
@@ -120,28 +126,17 @@ export class Exporter implements ScrapeSource {
     return enabled.filter((name) => (!collect?.length || collect.includes(name)) && !exclude?.includes(name));
   }
 
-  private async collect(names: readonly CollectorName[], deadline: number | undefined): Promise<MetricFamily[]> {
-    const sink = new FamilyList();
-    const kernel = this.kernel.snapshot();
-    const outcomes = new Map<CollectorName, Outcome>();
-    for (const name of names) {
-      const collector = kernel.ok ? kernel.collectors.get(name) : undefined;
-      if (!kernel.ok || collector === undefined) {
-        // The kernel's own error is logged and shown once (kvm_up, status); each collector only points to it.
-        outcomes.set(name, { success: false, seconds: 0, error: kernel.ok ? 'collector not built' : 'kernel not readable (see kvm_up and the kernel error)' });
-      } else {
-        outcomes.set(name, runCollector(name, collector, sink, kernel.topology, deadline));
-        await yieldToEventLoop();
-      }
-    }
-    this.record(outcomes);
+  private async run(names: readonly CollectorName[], deadline: number | undefined): Promise<ScrapeResult> {
+    const collection = await collect(this.kernel.prepareScrape(), names, deadline, yieldToEventLoop);
+    this.record(collection.outcomes);
     const self = (await this.options.selfMetrics?.()) ?? [];
-    return [...sink.families, ...scrapeFamilies(outcomes, kernel.ok), ...self];
+    return { families: [...collection.families, ...scrapeFamilies(collection), ...self], collection };
   }
 
   /** Remembers each outcome and logs only when a collector's state changes. */
-  private record(outcomes: ReadonlyMap<CollectorName, Outcome>): void {
-    for (const [name, outcome] of outcomes) {
+  private record(outcomes: readonly CollectorOutcome[]): void {
+    for (const outcome of outcomes) {
+      const name = outcome.name;
       const before = this.outcomes.get(name);
       this.outcomes.set(name, outcome);
       if (before?.error === outcome.error) continue;
@@ -152,50 +147,8 @@ export class Exporter implements ScrapeSource {
   }
 }
 
-function runCollector(
-  name: CollectorName,
-  collector: Collector | Error,
-  sink: FamilyList,
-  topology: CpuTopology,
-  deadline?: number,
-): Outcome {
-  const started = performance.now();
-  const seconds = () => (performance.now() - started) / 1000;
-  if (collector instanceof Error) return { success: false, seconds: 0, error: collector.message };
-  const scrape: Scrape = {
-    topology,
-    checkDeadline: () => {
-      if (deadline !== undefined && Date.now() >= deadline) throw new DeadlineError(name);
-    },
-  };
-  const leftOut = leftOutEntries(collector);
-  try {
-    scrape.checkDeadline();
-    collector.update(sink, scrape);
-    return leftOut === undefined ? { success: true, seconds: seconds() } : { success: false, seconds: seconds(), error: leftOut };
-  } catch (error) {
-    return { success: false, seconds: seconds(), error: [describe(error), leftOut].filter(Boolean).join('; ') };
-  }
-}
-
-/**
- * Config entries the collector could not resolve against this kernel (a
- * missing symbol, an unreadable handle): they were left out, so the
- * collector did not read everything it was configured to read.
- */
-function leftOutEntries(collector: Collector): string | undefined {
-  const problems = entryProblems(collector);
-  return problems.length === 0 ? undefined : `config entries left out: ${problems.join('; ')}`;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof DeadlineError) return 'scrape deadline passed before the collector finished';
-  return error instanceof Error ? error.message : String(error);
-}
-
-function scrapeFamilies(outcomes: ReadonlyMap<CollectorName, Outcome>, kernelUp: boolean): MetricFamily[] {
-  const perCollector = (pick: (o: Outcome) => number) =>
-    [...outcomes].map(([name, outcome]) => ({ labels: [name], value: pick(outcome) }));
+function scrapeFamilies({ outcomes, kernel }: Collection): MetricFamily[] {
+  const perCollector = (pick: (o: CollectorOutcome) => number) => outcomes.map((o) => ({ labels: [o.name], value: pick(o) }));
   return [
     {
       name: 'kvm_scrape_collector_duration_seconds',
@@ -216,7 +169,7 @@ function scrapeFamilies(outcomes: ReadonlyMap<CollectorName, Outcome>, kernelUp:
       help: 'Whether the kernel handle is open and its CPU topology could be read in this scrape',
       type: 'gauge',
       labelNames: [],
-      series: [{ labels: [], value: kernelUp ? 1 : 0 }],
+      series: [{ labels: [], value: kernel.up ? 1 : 0 }],
     },
   ];
 }

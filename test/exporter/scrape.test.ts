@@ -150,8 +150,8 @@ describe('concurrency', () => {
     simControl().resetCallCounts();
     const first = run.exporter.scrape({});
     const second = run.exporter.scrape({ collect: [] });
-    expect(second).toBe(first);
-    await Promise.all([first, second]);
+    const [a, b] = await Promise.all([first, second]);
+    expect(b).toBe(a);
     expect(simControl().callCounts().kvm_getprocs, 'one collection reads processes and threads once each').toBe(2);
     await run.exporter.scrape({});
     expect(simControl().callCounts().kvm_getprocs, 'a later scrape collects afresh').toBe(4);

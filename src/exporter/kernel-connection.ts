@@ -11,8 +11,9 @@
  * error level when it first happens or its text changes, retries that fail
  * the same way at debug level, and the recovery once at info level.
  */
-import { COLLECTORS, entryProblems, type Collector } from '../collectors/index.js';
+import type { Collector } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
+import { buildCollectors, type ScrapeSetup } from './collection.js';
 import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
 
@@ -28,8 +29,7 @@ export type SessionOpener = (options: OpenOptions) => KvmSession;
 interface Open {
   readonly state: 'open';
   readonly session: KvmSession;
-  /** A collector whose factory threw is kept as its error, reported at every scrape. */
-  readonly collectors: ReadonlyMap<CollectorName, Collector | Error>;
+  readonly collectors: ReadonlyMap<CollectorName, Collector>;
   readonly problems: readonly string[];
   /** The backoff delay if this handle breaks: the initial one once it has read a topology. */
   readonly delayMs: number;
@@ -46,11 +46,7 @@ interface Broken {
 
 type Topology = { readonly ok: true; readonly topology: CpuTopology } | { readonly ok: false; readonly error: string };
 
-export type Snapshot =
-  | { readonly ok: true; readonly topology: CpuTopology; readonly collectors: ReadonlyMap<CollectorName, Collector | Error> }
-  | { readonly ok: false; readonly error: string };
-
-export class Kernel {
+export class KernelConnection {
   private current: Open | Broken;
   /** The failure last logged at error level; undefined while the kernel is readable. */
   private reported: string | undefined;
@@ -81,7 +77,7 @@ export class Kernel {
    * topology read now. Reopens a broken handle when the backoff allows; a
    * failed topology read marks the handle broken.
    */
-  snapshot(): Snapshot {
+  prepareScrape(): ScrapeSetup {
     if (this.current.state === 'broken' && this.now() >= this.current.retryAt) {
       this.current = this.open(Math.min(this.current.delayMs * 2, this.backoff.maxMs));
     }
@@ -151,19 +147,7 @@ export class Kernel {
       this.report('cannot read the kernel through libkvm', message, nextDelayMs);
       return this.broken(message, nextDelayMs);
     }
-    const collectors = new Map<CollectorName, Collector | Error>();
-    const problems: string[] = [];
-    for (const factory of COLLECTORS) {
-      if (!this.enabled.has(factory.name)) continue;
-      try {
-        const collector = factory.create({ session, config: this.config });
-        collectors.set(factory.name, collector);
-        problems.push(...entryProblems(collector));
-      } catch (error) {
-        collectors.set(factory.name, error as Error);
-        problems.push(`collector ${factory.name}: ${(error as Error).message}`);
-      }
-    }
+    const { collectors, problems } = buildCollectors(session, this.config, this.enabled);
     this.reportProblems(problems);
     const opened = { corefile, execfile: execfile ?? 'running kernel', collectors: [...collectors.keys()].join(',') };
     // While a failure stands, a reopen is one more attempt; readTopology logs the recovery.
