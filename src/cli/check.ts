@@ -7,7 +7,7 @@
  */
 import type { EntryReport } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import type { CollectorOutcome } from '../exporter/collection.js';
+import type { Collection, CollectorOutcome } from '../exporter/collection.js';
 import { Exporter } from '../exporter/exporter.js';
 import type { MetricFamily } from '../exposition/family.js';
 import type { CpuTopology } from '../kvm/index.js';
@@ -16,23 +16,32 @@ import { silentLogger } from '../log.js';
 export interface CheckResult {
   readonly lines: readonly string[];
   readonly ok: boolean;
+  /** A kernel read never returned: the process must end at once (cli/exit.ts). */
+  readonly holdsStuckThread: boolean;
 }
 
 export async function runCheck(config: Config, enabled: ReadonlySet<CollectorName>): Promise<CheckResult> {
   const lines = [`config ${config.file}: valid`];
   // Everything the log would say is printed below, entry by entry.
   const exporter = new Exporter({ config, enabled, logger: silentLogger() });
+  let result: Omit<CheckResult, 'holdsStuckThread'>;
   try {
-    const { collection } = await exporter.collect({});
-    if (!collection.kernel.up) return { lines: [...lines, `FAIL kernel: ${collection.kernel.error}`], ok: false };
-    const { topology } = collection.kernel;
-    lines.push(`ok   kernel ${config.kvm.corefile}: ${describeTopology(topology)}`);
-    const families = new Map(collection.families.map((f) => [f.name, f]));
-    const results = collection.outcomes.map((outcome) => collectorLines(outcome, families, topology));
-    return { lines: [...lines, ...results.flat()], ok: collection.outcomes.every((o) => o.success) };
+    result = checkLines(config, (await exporter.collect({})).collection);
   } finally {
     await exporter.close();
   }
+  return { lines: [...lines, ...result.lines], ok: result.ok, holdsStuckThread: exporter.holdsStuckThread };
+}
+
+function checkLines(config: Config, collection: Collection): Omit<CheckResult, 'holdsStuckThread'> {
+  if (!collection.kernel.up) return { lines: [`FAIL kernel: ${collection.kernel.error}`], ok: false };
+  const { topology } = collection.kernel;
+  const families = new Map(collection.families.map((f) => [f.name, f]));
+  const results = collection.outcomes.map((outcome) => collectorLines(outcome, families, topology));
+  return {
+    lines: [`ok   kernel ${config.kvm.corefile}: ${describeTopology(topology)}`, ...results.flat()],
+    ok: collection.outcomes.every((o) => o.success),
+  };
 }
 
 function collectorLines(outcome: CollectorOutcome, families: ReadonlyMap<string, MetricFamily>, topology: CpuTopology): string[] {

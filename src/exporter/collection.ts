@@ -45,9 +45,12 @@ export function buildCollector(name: CollectorName, session: KvmSession, config:
 }
 
 export function collectorProblems(collectors: ReadonlyMap<CollectorName, Collector>): string[] {
-  return [...collectors].flatMap(([name, collector]) =>
-    collector instanceof BrokenCollector ? [`collector ${name}: ${collector.reason}`] : entryProblems(collector),
-  );
+  return [...collectors].flatMap(([name, collector]) => problemsOf(name, collector));
+}
+
+/** Why a collector does not read everything it was configured to: not built, or entries left out. */
+export function problemsOf(name: CollectorName, collector: Collector): string[] {
+  return collector instanceof BrokenCollector ? [`collector ${name}: ${collector.reason}`] : entryProblems(collector);
 }
 
 /** One collector's result in one scrape. */
@@ -64,6 +67,11 @@ export interface CollectorOutcome {
   readonly entries: readonly EntryReport[];
   /** The families it emitted in this scrape. */
   readonly families: readonly string[];
+  /**
+   * It failed only because the scrape's deadline passed: a fact about the
+   * scrape's budget, not about the collector.
+   */
+  readonly cutOffByDeadline?: true;
 }
 
 /** What a scrape starts from: the collectors of a readable handle and the topology read now, or why there is none. */
@@ -81,38 +89,55 @@ export interface Collection {
 /** The kernel's own error is logged and shown once (kvm_up, status); each collector only points to it. */
 export const KERNEL_NOT_READABLE = 'kernel not readable (see kvm_up and the kernel error)';
 
-/**
- * Runs the collectors `names` on `setup`, yielding between collectors
- * (`between`) so that whoever owns this thread can answer other messages.
- */
+export interface CollectHooks {
+  /** Awaited between collectors. */
+  readonly between: () => Promise<void>;
+  /** Called at every deadline check (each entry, span or collector): the collection is moving. */
+  readonly checkpoint?: () => void;
+}
+
+/** Runs the collectors `names` on `setup`, each with its own outcome. */
 export async function collect(
   setup: ScrapeSetup,
   names: readonly CollectorName[],
   deadline: number | undefined,
-  between: () => Promise<void>,
+  hooks: CollectHooks,
 ): Promise<Collection> {
   if (!setup.ok) return { kernel: { up: false, error: setup.error }, families: [], outcomes: names.map((name) => failedOutcome(name, KERNEL_NOT_READABLE)) };
   const sink = new FamilyList();
   const outcomes: CollectorOutcome[] = [];
   for (const name of names) {
     const collector = setup.collectors.get(name);
-    outcomes.push(collector === undefined ? failedOutcome(name, 'collector not built') : runCollector(name, collector, sink, setup.topology, deadline));
-    await between();
+    outcomes.push(collector === undefined ? failedOutcome(name, 'collector not built') : runCollector(name, collector, sink, setup.topology, deadline, hooks.checkpoint));
+    await hooks.between();
   }
   return { kernel: { up: true, topology: setup.topology }, families: sink.families, outcomes };
 }
 
 /** An outcome for a collector that did not run at all. */
-export function failedOutcome(name: CollectorName, error: string, entries: readonly EntryReport[] = []): CollectorOutcome {
-  return { name, success: false, seconds: 0, error, failedEntries: [], entries, families: [] };
+export function failedOutcome(name: CollectorName, error: string): CollectorOutcome {
+  return { name, success: false, seconds: 0, error, failedEntries: [], entries: [], families: [] };
 }
 
-function runCollector(name: CollectorName, collector: Collector, sink: FamilyList, topology: CpuTopology, deadline?: number): CollectorOutcome {
+/** The outcome of a collector that never started because the scrape's deadline had passed. */
+export function notStartedOutcome(name: CollectorName): CollectorOutcome {
+  return { ...failedOutcome(name, 'scrape deadline passed before the collector started'), cutOffByDeadline: true };
+}
+
+function runCollector(
+  name: CollectorName,
+  collector: Collector,
+  sink: FamilyList,
+  topology: CpuTopology,
+  deadline: number | undefined,
+  checkpoint: () => void = () => undefined,
+): CollectorOutcome {
   const started = performance.now();
   const before = sink.families.length;
   const scrape: Scrape = {
     topology,
     checkDeadline: () => {
+      checkpoint();
       if (deadline !== undefined && Date.now() >= deadline) throw new DeadlineError(name);
     },
   };
@@ -133,6 +158,7 @@ function runCollector(name: CollectorName, collector: Collector, sink: FamilyLis
     failedEntries: failure instanceof EntryErrors ? failure.failures.map((f) => ({ key: f.key, error: f.error.message })) : [],
     entries: collector.entries,
     families: sink.families.slice(before).map((f) => f.name),
+    ...(failure instanceof DeadlineError && leftOut === undefined && { cutOffByDeadline: true as const }),
   };
 }
 

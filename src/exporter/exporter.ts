@@ -1,22 +1,25 @@
 /**
- * One scrape from request to outcome: pick the collectors, collect them on
- * the kernel connection, remember each collector's outcome (logging only
- * changes of state), and add the exporter's own metrics and the per-collector
- * success and duration families.
+ * One scrape from request to outcome: pick the collectors, have the kernel
+ * thread collect them, remember each collector's outcome (logging only
+ * changes of state), and add the exporter's own metrics and the
+ * per-collector success and duration families.
  *
- * Scrapes are serialised on the kernel handle (libkvm handles are not
- * thread-safe and DPCPU reads change the handle's selected CPU), and
- * overlapping scrapes of the same collectors share one collection.
- * The event loop is yielded between collectors so health checks and the
- * landing page stay answerable during a long scrape.
+ * Every libkvm call runs on the kernel thread (kernel-thread.ts), so this
+ * thread, which serves HTTP, health and signals, never waits for the kernel.
+ * Scrapes and reloads are serialised in one queue (libkvm handles are not
+ * thread-safe, DPCPU reads change the handle's selected CPU, and a reload
+ * never lands inside a scrape). A scrape that asks for the same collectors
+ * as one in flight shares it, unless the one in flight has an earlier
+ * deadline: no client's deadline shortens another's scrape.
  */
 import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { UnknownCollectorError } from '../errors.js';
 import type { MetricFamily } from '../exposition/family.js';
 import type { Logger } from '../log.js';
-import { collect, type Collection, type CollectorOutcome } from './collection.js';
-import { KernelConnection, type Backoff, type SessionOpener } from './kernel-connection.js';
+import { notStartedOutcome, type Collection, type CollectorOutcome } from './collection.js';
+import type { Backoff } from './kernel-connection.js';
+import { KernelThread, kernelDown } from './kernel-thread.js';
 import type { CollectorStatus, ExporterStatus, ScrapeRequest, ScrapeSource } from './scrape-source.js';
 
 export interface ExporterOptions {
@@ -26,7 +29,6 @@ export interface ExporterOptions {
   readonly logger: Logger;
   /** The exporter's own metrics (process, build info), added to every scrape. */
   readonly selfMetrics?: () => Promise<readonly MetricFamily[]>;
-  readonly opener?: SessionOpener;
   readonly backoff?: Backoff;
 }
 
@@ -36,19 +38,43 @@ export interface ScrapeResult {
   readonly collection: Collection;
 }
 
+/** How long after its deadline a scrape answers without the kernel thread: time to render and send. */
+const LATE_ANSWER_MS = 250;
+/** How long close() waits for queued scrapes before closing the handle under them. */
+const CLOSE_WAIT_MS = 4_000;
+
+interface InFlight {
+  readonly deadline: number;
+  readonly result: Promise<ScrapeResult>;
+}
+
 export class Exporter implements ScrapeSource {
-  private kernel: KernelConnection;
+  private readonly kernel: KernelThread;
   private config: Config;
   private enabled: ReadonlySet<CollectorName>;
   private readonly outcomes = new Map<CollectorName, CollectorOutcome>();
-  /** The tail of the queue of scrapes: each waits for the one before. */
+  /** The tail of the queue of kernel work: each waits for the one before. */
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly inflight = new Map<string, Promise<ScrapeResult>>();
+  private readonly inflight = new Map<string, InFlight[]>();
+  /** The last recorded scrape had collectors cut off by its deadline. */
+  private missingDeadlines = false;
+  /** Set while the last scrape was answered without the kernel thread, which was still reading. */
+  private late: string | undefined;
 
   constructor(private readonly options: ExporterOptions) {
     this.config = options.config;
     this.enabled = options.enabled;
-    this.kernel = this.openKernel();
+    this.kernel = new KernelThread({ config: options.config, enabled: options.enabled, logger: options.logger, ...(options.backoff && { backoff: options.backoff }) });
+  }
+
+  /** Resolves once the kernel has been opened (or failed to open) the first time: drop privileges after this. */
+  opened(): Promise<void> {
+    return this.kernel.opened();
+  }
+
+  /** A kernel thread is blocked in a read: the process must end with exitNow. */
+  get holdsStuckThread(): boolean {
+    return this.kernel.holdsStuckThread;
   }
 
   async scrape(request: ScrapeRequest): Promise<MetricFamily[]> {
@@ -64,13 +90,14 @@ export class Exporter implements ScrapeSource {
       return Promise.reject(error);
     }
     const key = names.join(',');
-    const shared = this.inflight.get(key);
-    if (shared) return shared;
-    const run = this.queue.then(() => this.run(names, request.deadline));
-    const settled = run.finally(() => this.inflight.delete(key));
-    this.inflight.set(key, settled);
-    this.queue = settled.catch(() => undefined);
-    return settled;
+    const deadline = request.deadline ?? Infinity;
+    const shared = this.inflight.get(key)?.find((other) => other.deadline >= deadline);
+    if (shared) return shared.result;
+    const result = this.enqueue(names, request.deadline);
+    const entry = { deadline, result };
+    this.inflight.set(key, [...(this.inflight.get(key) ?? []), entry]);
+    void result.finally(() => this.forget(key, entry)).catch(() => undefined);
+    return result;
   }
 
   status(): ExporterStatus {
@@ -83,38 +110,90 @@ export class Exporter implements ScrapeSource {
         ...(outcome?.error !== undefined && { lastError: outcome.error }),
       };
     });
-    const error = this.kernel.error;
+    const state = this.kernel.kernelState;
+    const error = this.late ?? state.error;
     return {
       configFile: this.config.file,
       kernelUp: error === undefined,
       ...(error !== undefined && { kernelError: error }),
       collectors,
-      configProblems: this.kernel.problems,
+      configProblems: state.problems,
     };
   }
 
-  /** Swaps in a new config (SIGHUP): the kernel is reopened and collectors rebuilt, after queued scrapes. */
-  async reload(config: Config, enabled: ReadonlySet<CollectorName>): Promise<void> {
-    const swap = this.queue.then(() => {
-      this.kernel.close();
+  /**
+   * Swaps in a new config (SIGHUP) after queued scrapes: the kernel is
+   * reopened and collectors rebuilt. Returns why it was refused (its libkvm
+   * cannot be loaded; the running config is kept), or undefined.
+   */
+  async reload(config: Config, enabled: ReadonlySet<CollectorName>): Promise<string | undefined> {
+    const swap = this.queue.then(async () => {
+      const refused = await this.kernel.reload(config, enabled);
+      if (refused !== undefined) return refused;
       this.config = config;
       this.enabled = enabled;
       this.outcomes.clear();
-      this.kernel = this.openKernel();
+      return undefined;
     });
     this.queue = swap.catch(() => undefined);
-    await swap;
+    return swap;
   }
 
-  /** Closes the kernel handle once queued scrapes are done. */
-  async close(): Promise<void> {
-    await this.queue;
-    this.kernel.close();
+  /** Closes the kernel handle once queued scrapes are done, waiting for them at most `waitMs`. */
+  async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+    await Promise.race([this.queue, delay(waitMs)]);
+    await this.kernel.close(1_000);
   }
 
-  private openKernel(): KernelConnection {
-    const { logger, opener, backoff } = this.options;
-    return new KernelConnection(this.config, this.enabled, logger, opener, backoff);
+  /**
+   * Queues a collection. The queue waits for the kernel thread's answer; the
+   * scrape itself answers by its deadline even if the kernel thread has not.
+   */
+  private enqueue(names: readonly CollectorName[], deadline: number | undefined): Promise<ScrapeResult> {
+    const collected = this.queue.then(() => this.collectOnKernel(names, deadline));
+    this.queue = collected.catch(() => undefined);
+    const answered = deadline === undefined ? collected : this.byDeadline(collected, names, deadline);
+    return answered.then((collection) => this.finish(collection));
+  }
+
+  /** A scrape whose deadline passed while it was queued does not bother the kernel. */
+  private async collectOnKernel(names: readonly CollectorName[], deadline: number | undefined): Promise<Collection> {
+    if (deadline !== undefined && Date.now() >= deadline) return deadlinePassed(names);
+    const collection = await this.kernel.collect(names, deadline);
+    this.late = undefined;
+    return collection;
+  }
+
+  /** The kernel thread's answer, or kvm_up 0 if it has not answered shortly after the deadline. */
+  private byDeadline(collected: Promise<Collection>, names: readonly CollectorName[], deadline: number): Promise<Collection> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.late = 'the kernel did not answer by the scrape deadline: a kernel read is taking longer than the scrape allows';
+        resolve(kernelDown(names, this.late));
+      }, Math.max(0, deadline + LATE_ANSWER_MS - Date.now()));
+      collected.then(
+        (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private async finish(collection: Collection): Promise<ScrapeResult> {
+    this.record(collection.outcomes);
+    const self = (await this.options.selfMetrics?.()) ?? [];
+    return { families: [...collection.families, ...scrapeFamilies(collection), ...self], collection };
+  }
+
+  private forget(key: string, entry: InFlight): void {
+    const rest = (this.inflight.get(key) ?? []).filter((other) => other !== entry);
+    if (rest.length === 0) this.inflight.delete(key);
+    else this.inflight.set(key, rest);
   }
 
   private select({ collect, exclude }: ScrapeRequest): CollectorName[] {
@@ -126,16 +205,23 @@ export class Exporter implements ScrapeSource {
     return enabled.filter((name) => (!collect?.length || collect.includes(name)) && !exclude?.includes(name));
   }
 
-  private async run(names: readonly CollectorName[], deadline: number | undefined): Promise<ScrapeResult> {
-    const collection = await collect(this.kernel.prepareScrape(), names, deadline, yieldToEventLoop);
-    this.record(collection.outcomes);
-    const self = (await this.options.selfMetrics?.()) ?? [];
-    return { families: [...collection.families, ...scrapeFamilies(collection), ...self], collection };
-  }
-
   /** Remembers each outcome and logs only when a collector's state changes. */
+  /**
+   * A collector cut off by the scrape's deadline says nothing about the
+   * collector: a client asking for a tiny timeout must not flip every
+   * collector's state (and the log) at each request. Deadline misses are one
+   * state of their own, logged once when scrapes start missing it and once
+   * when they stop.
+   */
   private record(outcomes: readonly CollectorOutcome[]): void {
-    for (const outcome of outcomes) {
+    const cutOff = outcomes.filter((o) => o.cutOffByDeadline).map((o) => o.name);
+    if (cutOff.length > 0 && !this.missingDeadlines) {
+      this.options.logger.warn('scrape deadline passed before every collector finished', { collectors: cutOff.join(',') });
+    } else if (cutOff.length === 0 && this.missingDeadlines) {
+      this.options.logger.info('scrapes finish within their deadline again');
+    }
+    this.missingDeadlines = cutOff.length > 0;
+    for (const outcome of outcomes.filter((o) => !o.cutOffByDeadline)) {
       const name = outcome.name;
       const before = this.outcomes.get(name);
       this.outcomes.set(name, outcome);
@@ -174,6 +260,14 @@ function scrapeFamilies({ outcomes, kernel }: Collection): MetricFamily[] {
   ];
 }
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+}
+
+function deadlinePassed(names: readonly CollectorName[]): Collection {
+  return {
+    kernel: { up: false, error: 'the scrape deadline passed before the kernel could be read' },
+    families: [],
+    outcomes: names.map(notStartedOutcome),
+  };
 }

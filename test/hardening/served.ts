@@ -112,6 +112,7 @@ export async function serveKernel(kernel: TestKernel, body = '', options: ServeO
     selfMetrics: () => selfMetrics.families(),
     ...(options.backoff && { backoff: options.backoff }),
   });
+  await exporter.opened();
   const server = await startServer({
     source: exporter,
     telemetryPath: '/metrics',
