@@ -13,7 +13,7 @@
  */
 import type { Collector } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import { buildCollectors, type ScrapeSetup } from './collection.js';
+import { buildCollector, buildCollectors, collectorProblems, problemsOf, type ScrapeSetup } from './collection.js';
 import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
 
@@ -35,6 +35,8 @@ interface Open {
   readonly delayMs: number;
   /** The present CPU ids of the last topology read, to notice a CPU leaving or coming back. */
   readonly present?: readonly number[];
+  /** When the collectors with left-out entries are next rebuilt, and the delay after that. */
+  readonly retryEntries: { readonly at: number; readonly delayMs: number };
 }
 
 interface Broken {
@@ -83,7 +85,26 @@ export class KernelConnection {
     }
     const topology = this.readTopology();
     if (!topology.ok || this.current.state !== 'open') return { ok: false, error: topology.ok ? (this.error ?? '') : topology.error };
+    if (this.current.problems.length > 0 && this.now() >= this.current.retryEntries.at) this.retryLeftOut(this.current);
     return { ok: true, topology: topology.topology, collectors: this.current.collectors };
+  }
+
+  /**
+   * Rebuilds the collectors that left entries out or could not be built: a
+   * read that failed while they were built (a transient fault during a
+   * reopen) may succeed now. Retried with the same backoff as the handle,
+   * so an entry that stays unresolvable (a symbol this kernel lacks) costs
+   * one rebuild per maximum delay; the log changes only when the problems do.
+   */
+  private retryLeftOut(open: Open): void {
+    const collectors = new Map(open.collectors);
+    for (const [name, collector] of open.collectors) {
+      if (problemsOf(name, collector).length > 0) collectors.set(name, buildCollector(name, open.session, this.config));
+    }
+    const problems = collectorProblems(collectors);
+    this.reportProblems(problems);
+    const delayMs = Math.min(open.retryEntries.delayMs * 2, this.backoff.maxMs);
+    this.current = { ...open, collectors, problems, retryEntries: { at: this.now() + open.retryEntries.delayMs, delayMs } };
   }
 
   private readTopology(): Topology {
@@ -153,7 +174,8 @@ export class KernelConnection {
     // While a failure stands, a reopen is one more attempt; readTopology logs the recovery.
     if (this.reported === undefined) this.logger.info('kernel opened', opened);
     else this.logger.debug('kernel reopened', opened);
-    return { state: 'open', session, collectors, problems, delayMs: nextDelayMs };
+    const retryEntries = { at: this.now() + this.backoff.initialMs, delayMs: this.backoff.initialMs * 2 };
+    return { state: 'open', session, collectors, problems, delayMs: nextDelayMs, retryEntries };
   }
 
   /**
@@ -174,7 +196,9 @@ export class KernelConnection {
   private reportProblems(problems: readonly string[]): void {
     const key = problems.join('\n');
     if (key === this.reportedProblems) return;
-    for (const problem of problems) this.logger.warn('config entry left out', { problem });
+    const before = this.reportedProblems === '' ? [] : this.reportedProblems.split('\n');
+    for (const problem of problems.filter((p) => !before.includes(p))) this.logger.warn('config entry left out', { problem });
+    for (const problem of before.filter((p) => !problems.includes(p))) this.logger.info('config entry resolved', { was: problem });
     this.reportedProblems = key;
   }
 
