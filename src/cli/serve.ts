@@ -1,7 +1,8 @@
 /**
  * `kvm_exporter serve`: open the kernel (on the kernel thread), drop
- * privileges if asked, serve /metrics, reload the config on SIGHUP (keeping
- * the old one if the new one is invalid) and shut down cleanly on SIGTERM or SIGINT: in-flight
+ * privileges if asked, serve /metrics, reload the config on SIGHUP (in
+ * signal order, keeping the old one if the new one is invalid or its libkvm
+ * cannot be loaded) and shut down cleanly on SIGTERM or SIGINT: in-flight
  * scrapes finish, the kernel handle is closed, exit 0 within 5 seconds, even
  * with a kernel read that never returns.
  */
@@ -60,7 +61,11 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
   logger.info('listening', { addresses: server.addresses.join(','), telemetry_path: flags.telemetryPath, config: config.file });
   hooks.onListening?.(server.urls);
 
-  process.on('SIGHUP', () => void reload(flags, config.file, exporter, selfMetrics, logger));
+  // Reloads run one after another in signal order, so the reload metric tells the last one attempted.
+  let reloads = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloads = reloads.then(() => reload(flags, config.file, exporter, selfMetrics, logger));
+  });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -87,7 +92,8 @@ async function reload(flags: Flags, file: string, exporter: Exporter, selfMetric
     logger.error('config reload failed; keeping the running config', { file, err: (error as Error).message });
     return;
   }
-  await exporter.reload(config, enabledCollectors(flags, config.collectors));
-  selfMetrics.recordConfigReload(true);
-  logger.info('config reloaded', { file });
+  const refused = await exporter.reload(config, enabledCollectors(flags, config.collectors));
+  selfMetrics.recordConfigReload(refused === undefined);
+  if (refused !== undefined) logger.error('config reload failed; keeping the running config', { file, err: refused });
+  else logger.info('config reloaded', { file });
 }

@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { CollectorName, Config } from '../config/types.js';
+import { loadLibKvm } from '../kvm/index.js';
 import type { LogFields, LogLevel, Logger } from '../log.js';
 import { collect } from './collection.js';
 import { encodeFamilies } from './family-wire.js';
@@ -42,11 +43,15 @@ class KernelThreadMain {
         this.send({ kind: 'collected', id: message.id, state: this.state(), collection: { ...collection, families: wire } }, transfer);
         return;
       }
-      case 'reload':
-        this.connection.close();
-        this.connection = this.open(message.config, message.enabled);
-        this.send({ kind: 'reloaded', id: message.id, state: this.state() });
+      case 'reload': {
+        const refused = unloadableLibrary(message.config);
+        if (refused === undefined) {
+          this.connection.close();
+          this.connection = this.open(message.config, message.enabled);
+        }
+        this.send({ kind: 'reloaded', id: message.id, state: this.state(), ...(refused !== undefined && { refused }) });
         return;
+      }
       case 'close':
         this.connection.close();
         this.send({ kind: 'closed', id: message.id });
@@ -69,6 +74,20 @@ class KernelThreadMain {
 
   private send(message: FromKernel, transfer: ArrayBuffer[] = []): void {
     this.port.postMessage(message, transfer);
+  }
+}
+
+/**
+ * A new config whose libkvm cannot be loaded is refused before the running
+ * handle is closed: unlike a kernel that cannot be opened now, it will not
+ * get better by retrying.
+ */
+function unloadableLibrary(config: Config): string | undefined {
+  try {
+    loadLibKvm(config.kvm.library);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
   }
 }
 
