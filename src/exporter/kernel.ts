@@ -11,7 +11,7 @@
  * error level when it first happens or its text changes, retries that fail
  * the same way at debug level, and the recovery once at info level.
  */
-import { COLLECTORS, entryProblems, type Collector } from '../collectors/index.js';
+import { COLLECTORS, type Collector } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
@@ -158,7 +158,7 @@ export class Kernel {
       try {
         const collector = factory.create({ session, config: this.config });
         collectors.set(factory.name, collector);
-        problems.push(...entryProblems(collector));
+        problems.push(...collector.leftOut);
       } catch (error) {
         collectors.set(factory.name, error as Error);
         problems.push(`collector ${factory.name}: ${(error as Error).message}`);
