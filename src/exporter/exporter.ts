@@ -83,7 +83,7 @@ export class Exporter implements ScrapeSource {
       kernelUp: error === undefined,
       ...(error !== undefined && { kernelError: error }),
       collectors,
-      configProblems: this.kernel.problems,
+      leftOut: this.kernel.leftOut,
     };
   }
 

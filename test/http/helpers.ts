@@ -53,7 +53,7 @@ export function fixedSource(options: { allEnabled?: boolean } = {}): FixedSource
     requests: [],
     extra: [],
     gate: undefined,
-    statusValue: { configFile: '/etc/kvm_exporter.yml', kernelUp: true, collectors, configProblems: [] },
+    statusValue: { configFile: '/etc/kvm_exporter.yml', kernelUp: true, collectors, leftOut: [] },
     async scrape(request) {
       source.requests.push(request);
       for (const name of [...(request.collect ?? []), ...(request.exclude ?? [])]) {
