@@ -19,7 +19,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { WebConfigError } from '../errors.js';
-import { tlsMaterialProblem } from './tls.js';
+import { tlsMaterialProblem, type TlsSettings } from './tls.js';
 import {
   ALLOWED_HEADERS,
   CLIENT_AUTH_TYPES,
@@ -29,28 +29,12 @@ import {
   TLS13_SUITES,
   TLS_VERSIONS,
   type ClientAuthType,
-  type NodeTlsVersion,
   type TlsVersionName,
 } from './web-config-names.js';
 
 export type { ClientAuthType } from './web-config-names.js';
 
 const BCRYPT_HASH = /^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$/;
-
-export interface TlsSettings {
-  readonly cert: Buffer;
-  readonly key: Buffer;
-  readonly ca?: Buffer;
-  readonly clientAuth: ClientAuthType;
-  readonly minVersion: NodeTlsVersion;
-  readonly maxVersion: NodeTlsVersion;
-  /** OpenSSL cipher list, when cipher_suites narrows the defaults. */
-  readonly ciphers?: string;
-  /** OpenSSL curve list, when curve_preferences is set. */
-  readonly ecdhCurve?: string;
-  readonly honorCipherOrder: boolean;
-  readonly clientAllowedSans?: readonly string[];
-}
 
 export interface WebConfig {
   readonly file: string;
