@@ -171,9 +171,19 @@ function headerProblems(headers: Readonly<Record<string, string>>): Problem[] {
       return [{ path, message: `header cannot be configured (allowed: ${Object.keys(ALLOWED_HEADERS).join(', ')})` }];
     }
     const allowed = ALLOWED_HEADERS[name];
-    return allowed && !allowed.includes(value) ? [{ path, message: `must be one of ${allowed.join(', ')}, not "${value}"` }] : [];
+    if (allowed && !allowed.includes(value)) return [{ path, message: `must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}` }];
+    return HEADER_VALUE.test(value) ? [] : [{ path, message: `${JSON.stringify(value)} ${HEADER_VALUE_RULE}` }];
   });
 }
+
+/**
+ * What Node's `setHeader` accepts (its `checkInvalidHeaderChar`, after RFC
+ * 9110's field-value): tab, visible ASCII, space and Latin-1 bytes. Anything
+ * else — CR or LF above all, which would split the header — makes every
+ * response fail, so it is refused when the file is loaded.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const HEADER_VALUE_RULE = 'is not a valid header value: only tab, printable ASCII and Latin-1 characters are allowed (no CR, LF or other control characters)';
 
 function userProblems(users: Readonly<Record<string, string>>): Problem[] {
   return Object.entries(users).flatMap(([user, hash]): Problem[] =>
