@@ -235,7 +235,13 @@ const CASES: [string, string, string[]][] = [
     'bad.yml:3:13: counters[1].name: metric kvm_a_percpu_total is also exported by counters[0] (bad.yml:2:5)',
   ]],
   ['name of an exporter metric', 'variables:\n  - { name: up, symbol: s, ctype: int32 }\n', [
-    'bad.yml:2:13: variables[0].name: metric kvm_up is also exported by the exporter itself',
+    "bad.yml:2:13: variables[0].name: metric kvm_up is also exported by the exporter's per-scrape metrics (built in)",
+  ]],
+  ['name of a collector metric the old hand-kept list missed', 'variables:\n  - { name: cpus_present, symbol: s, ctype: int32 }\n', [
+    'bad.yml:2:13: variables[0].name: metric kvm_cpus_present is also exported by the cpus collector (built in)',
+  ]],
+  ['name of a self-metric the old hand-kept list missed', 'variables:\n  - { name: exporter_config_last_reload_success_timestamp_seconds, symbol: s, ctype: int64 }\n', [
+    "bad.yml:2:13: variables[0].name: metric kvm_exporter_config_last_reload_success_timestamp_seconds is also exported by the exporter's self-metrics (built in)",
   ]],
   // presets
   ['unknown preset', 'preset: freebsd-12-amd64\n', [
