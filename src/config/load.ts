@@ -15,6 +15,7 @@ import { normaliseCounter, normaliseDpcpu, normalisePcpu, normaliseVariable } fr
 import { parseAt } from './issues.js';
 import type { Layout } from './layouts.js';
 import { mergeLayouts } from './layouts.js';
+import { lintFamily } from './lint.js';
 import { entryFamilies, NameClaims } from './names.js';
 import { defaultPresetsDir, knownPresets, presetFile } from './presets.js';
 import { counterSchema, dpcpuSchema, kvmSchema, pcpuSchema, variableSchema } from './schema.js';
@@ -151,8 +152,18 @@ function normaliseEntry<E extends EntryOf<SectionName>>(
 ): E | undefined {
   const input = parseAt(rule.schema, raw, ctx.path, ctx.source, ctx.errors);
   const entry = input === undefined ? undefined : rule.normalise(input as never, ctx);
-  if (entry === undefined) return undefined;
+  if (entry === undefined || !followsConventions(entry, ctx)) return undefined;
   return claims.claim(entryFamilies(entry), ctx.source, ctx.path) ? entry : undefined;
+}
+
+/** Where a naming problem is reported: at the entry's name, or at the label name it chose. */
+const LINT_KEY = { name: ['name'], label: ['element_label', 'name'] } as const;
+
+/** Reports each naming convention the entry's families break (lint.ts), once each; true if none. */
+function followsConventions(entry: EntryOf<SectionName>, ctx: EntryContext): boolean {
+  const problems = new Map(entryFamilies(entry).flatMap(lintFamily).map((p) => [p.problem, p.subject]));
+  for (const [problem, subject] of problems) ctx.errors.push(ctx.source.error([...ctx.path, ...LINT_KEY[subject]], problem));
+  return problems.size === 0;
 }
 
 /**

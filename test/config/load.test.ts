@@ -119,7 +119,7 @@ describe('normalised entries', () => {
       'variables:',
       '  - { name: v, symbol: s, field: s.b, ctype: uint16, scale: 4096 }',
       'dpcpu:',
-      '  - { name: d, symbol: nws, offset: 4, ctype: ulong, type: counter }',
+      '  - { name: dp, symbol: nws, offset: 4, ctype: ulong, type: counter }',
       'pcpu:',
       '  - { name: p, field: pcpu.pc_x, ctype: int32 }',
       '  - { name: q, offset: 8, ctype: pointer, count: 2, element_label: { name: which, values: [a, b] } }',
@@ -149,7 +149,7 @@ describe('normalised entries', () => {
       { origin: origin(11, 'variables[0]'), name: 'v', help: '', symbol: 's', offset: 40, field: 's.b', ctype: 'uint16', scale: 4096, type: 'gauge' },
     ]);
     expect(config.dpcpu.map(bare)).toEqual([
-      { origin: origin(13, 'dpcpu[0]'), name: 'd', help: '', symbol: 'nws', offset: 4, ctype: 'ulong', scale: 1, type: 'counter' },
+      { origin: origin(13, 'dpcpu[0]'), name: 'dp', help: '', symbol: 'nws', offset: 4, ctype: 'ulong', scale: 1, type: 'counter' },
     ]);
   });
 
@@ -184,7 +184,7 @@ describe('normalised entries', () => {
     expect(config.variables[0]!.sourceText).toBe('s.b');
     expect(config.variables[0]!.family).toEqual({ name: 'kvm_v', help: 'Kernel variable s.b (uint16)', type: 'gauge', labelNames: [] });
     expect(config.dpcpu[0]!.sourceText).toBe('DPCPU nws+4');
-    expect(config.dpcpu[0]!.family).toEqual({ name: 'kvm_d_total', help: 'DPCPU nws+4 (ulong), per CPU', type: 'counter', labelNames: ['cpu'] });
+    expect(config.dpcpu[0]!.family).toEqual({ name: 'kvm_dp_total', help: 'DPCPU nws+4 (ulong), per CPU', type: 'counter', labelNames: ['cpu'] });
     expect(config.pcpu.map((e) => [e.sourceText, e.family])).toEqual([
       ['struct pcpu.pc_x', { name: 'kvm_p', help: 'struct pcpu.pc_x (int32), per CPU', type: 'gauge', labelNames: ['cpu'] }],
       ['struct pcpu+8', { name: 'kvm_q', help: 'struct pcpu+8 (pointer), per CPU', type: 'gauge', labelNames: ['cpu', 'which'] }],
