@@ -166,7 +166,7 @@ describe('service kvm_exporter start', () => {
     const flags = parseFlags(argv);
     expect(flags.command).toBe('serve');
     expect(flags.configFile).toBe('/usr/local/etc/kvm_exporter.yml');
-    expect(flags.listenAddresses).toEqual([':9632']);
+    expect(flags.listenAddresses.map((address) => address.text)).toEqual([':9632']);
     expect(flags.webConfigFile).toBeUndefined();
   });
 
@@ -184,7 +184,7 @@ kvm_exporter_args="--web.max-requests=4 --collector.disable-defaults --collector
     expect(flags).toMatchObject({
       command: 'serve',
       configFile: '/etc/kvm/kvm.yml',
-      listenAddresses: ['127.0.0.1:19632'],
+      listenAddresses: [{ text: '127.0.0.1:19632', host: '127.0.0.1', port: 19632 }],
       webConfigFile: '/etc/kvm/web.yml',
       maxRequests: 4,
       disableDefaults: true,
