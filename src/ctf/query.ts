@@ -1,8 +1,9 @@
 /**
  * Looking things up by name, as a config or the layout command names them:
  * a struct or union (`vmmeter`, `struct vmmeter`, `union ccb`, or a typedef
- * of one), a member path through it (`vnet_le.le_next`, reaching through C11
- * anonymous members), and a variable's type through the object section.
+ * of one; `typedef:NAME` asks only for the typedef), a member path through
+ * it (`vnet_le.le_next`, reaching through C11 anonymous members), and a
+ * variable's type through the object section.
  */
 import type { CtfContainer } from './container.js';
 import { typeText } from './declarator.js';
@@ -20,12 +21,15 @@ export interface NamedAggregate {
 
 /** Every complete struct/union a name denotes (one name may have several definitions in one file). */
 export function findAggregates(ctf: CtfContainer, spec: string): NamedAggregate[] {
-  const match = /^(?:(struct|union)[\s:]+)?([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec.trim());
+  const match = /^(?:(struct|union|typedef)[\s:]+)?([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec.trim());
   if (!match) return [];
-  const kinds: AggregateKind[] = match[1] ? [match[1] as AggregateKind] : ['struct', 'union'];
+  const prefix = match[1];
   const name = match[2]!;
-  const tagged = kinds.flatMap((kind) => ctf.lookup(kind, name)).map((id) => ({ name, type: ctf.type(id) as CtfAggregate }));
-  if (tagged.length > 0 || match[1]) return tagged;
+  if (prefix !== 'typedef') {
+    const kinds: AggregateKind[] = prefix ? [prefix as AggregateKind] : ['struct', 'union'];
+    const tagged = kinds.flatMap((kind) => ctf.lookup(kind, name)).map((id) => ({ name, type: ctf.type(id) as CtfAggregate }));
+    if (tagged.length > 0 || prefix) return tagged;
+  }
   return ctf.lookup('typedef', name).flatMap((id) => {
     const type = resolveType(ctf, id);
     return type.kind === 'struct' || type.kind === 'union' ? [{ name, type, typedef: name }] : [];
