@@ -7,7 +7,6 @@
  * here independently of the exporter's reader.
  */
 import { deflateSync } from 'node:zlib';
-import { stringTable } from './elf-writer.js';
 
 export type CtfWriterVersion = 2 | 3;
 
@@ -120,9 +119,8 @@ export class CtfWriter {
   }
 
   build(options: BuildOptions = {}): Buffer {
-    const names = [options.parentName ?? '', options.label ?? '', ...this.records.map((r) => r.name)];
-    const strings = stringTable(names);
-    const ref = (s: string) => strings.offsets.get(s)!;
+    const strings = new StringPool();
+    const ref = (s: string) => strings.ref(s);
     const labels = options.label ? Buffer.concat([u32(ref(options.label)), u32(this.records.length)]) : Buffer.alloc(0);
     const objects = Buffer.concat(this.objectSlots.map((t) => this.id(t)));
     const types = Buffer.concat(this.records.map((r) => Buffer.concat([this.head(r, ref), r.data(ref)])));
@@ -130,13 +128,15 @@ export class CtfWriter {
     const funcoff = objtoff + objects.length;
     const typeoff = align4(funcoff);
     const stroff = typeoff + types.length;
-    const body = Buffer.concat([labels, objects, Buffer.alloc(typeoff - funcoff), types, strings.table]);
+    const parent = options.parentName ? ref(options.parentName) : 0;
+    const table = strings.table();
+    const body = Buffer.concat([labels, objects, Buffer.alloc(typeoff - funcoff), types, table]);
     const header = Buffer.alloc(36);
     header.writeUInt16LE(0xcff1, 0);
     header.writeUInt8(this.version, 2);
     header.writeUInt8(options.compress === false ? 0 : 1, 3);
-    header.writeUInt32LE(options.parentName ? ref(options.parentName) : 0, 8);
-    [0, objtoff, funcoff, typeoff, stroff, strings.table.length].forEach((v, i) => header.writeUInt32LE(v, 12 + 4 * i));
+    header.writeUInt32LE(parent, 8);
+    [0, objtoff, funcoff, typeoff, stroff, table.length].forEach((v, i) => header.writeUInt32LE(v, 12 + 4 * i));
     return Buffer.concat([header, options.compress === false ? body : deflateSync(body)]);
   }
 
@@ -165,6 +165,29 @@ export class CtfWriter {
 
   private id(type: number): Buffer {
     return this.idSize === 2 ? u16(type) : u32(type);
+  }
+}
+
+/** The string table, each distinct string once, offset 0 the empty string. */
+class StringPool {
+  private readonly offsets = new Map<string, number>([['', 0]]);
+  private readonly parts: Buffer[] = [Buffer.from([0])];
+  private size = 1;
+
+  ref(s: string): number {
+    let offset = this.offsets.get(s);
+    if (offset === undefined) {
+      offset = this.size;
+      const bytes = Buffer.from(`${s}\0`, 'latin1');
+      this.offsets.set(s, offset);
+      this.parts.push(bytes);
+      this.size += bytes.length;
+    }
+    return offset;
+  }
+
+  table(): Buffer {
+    return Buffer.concat(this.parts);
   }
 }
 

@@ -125,7 +125,7 @@ export class CtfContainer {
       if (!space || head.nameRef === 0) continue;
       const key = `${space} ${this.string(head.nameRef)}`;
       const ids = names.get(key) ?? [];
-      ids.push(index | child);
+      ids.push(index + child);
       names.set(key, ids);
     }
     return names;
