@@ -7,7 +7,7 @@
  * ctf_lookup.c: ctf_lookup_by_id, CTF_TYPE_ISPARENT).
  */
 import { Bytes } from './bytes.js';
-import { decodeRecord, indexRecords, readHead } from './decode.js';
+import { decodeRecord, indexRecords, type RecordIndex } from './decode.js';
 import type { ElfSymbol } from './elf.js';
 import { parseHeader, readBody, type CtfHeader } from './header.js';
 import { decodeMembers } from './members.js';
@@ -32,7 +32,7 @@ export class CtfContainer {
   readonly format: RecordFormat;
   readonly pointerSize: number;
   private readonly body: Bytes;
-  private readonly offsets: Uint32Array;
+  private readonly records: RecordIndex;
   private readonly decoded = new Map<number, CtfType>();
   private readonly memberCache = new Map<number, readonly CtfMember[]>();
   private names?: Map<string, number[]>;
@@ -50,12 +50,12 @@ export class CtfContainer {
     if (this.header.parname !== 0 && !options.parent) {
       section.fail(`this CTF container is a child of ${JSON.stringify(this.string(this.header.parname))}: give its parent container to read it`);
     }
-    this.offsets = indexRecords(this.body, this.header.version, this.header.typeoff, this.header.stroff);
+    this.records = indexRecords(this.body, this.header.version, this.header.typeoff, this.header.stroff);
   }
 
   /** Number of types in this container (ids 1..typeCount, with the child bit for a child). */
   get typeCount(): number {
-    return this.offsets.length - 1;
+    return this.records.offsets.length - 1;
   }
 
   get parentName(): string | undefined {
@@ -80,7 +80,7 @@ export class CtfContainer {
     if (container !== this) return container.type(id);
     let type = this.decoded.get(index);
     if (!type) {
-      type = decodeRecord(this.body, this.format, this.offsets[index]!, id, (ref) => this.string(ref));
+      type = decodeRecord(this.body, this.format, this.records.offsets[index]!, id, (ref) => this.string(ref));
       this.decoded.set(index, type);
     }
     return type;
@@ -119,11 +119,11 @@ export class CtfContainer {
   private indexNames(): Map<string, number[]> {
     const names = new Map<string, number[]>();
     const child = this.options.parent ? this.format.childBit : 0;
+    const { kinds, nameRefs } = this.records;
     for (let index = 1; index <= this.typeCount; index++) {
-      const head = readHead(this.body, this.format, this.offsets[index]!);
-      const space = nameSpace(head.kind);
-      if (!space || head.nameRef === 0) continue;
-      const key = `${space} ${this.string(head.nameRef)}`;
+      const space = nameSpace(kinds[index]!);
+      if (!space || nameRefs[index] === 0) continue;
+      const key = `${space} ${this.string(nameRefs[index]!)}`;
       const ids = names.get(key) ?? [];
       ids.push(index + child);
       names.set(key, ids);

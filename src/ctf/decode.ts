@@ -26,23 +26,36 @@ export function readHead(body: Bytes, format: RecordFormat, at: number): RecordH
   return { nameRef, kind, isRoot: (info & format.rootBit) !== 0, vlen: info & format.vlenMask, sizeOrType, dataOffset };
 }
 
+/** Where each record starts, with its kind and name reference: what lookups by name need without decoding. */
+export interface RecordIndex {
+  /** Indexed by record number, 1 first (id 0 is "no type"). */
+  readonly offsets: Uint32Array;
+  readonly kinds: Uint8Array;
+  readonly nameRefs: Uint32Array;
+}
+
 /**
- * Start offsets of every record from typeoff to stroff, index 1 first (id 0
- * is "no type"). The walk must end exactly at stroff, as ctf_open.c requires.
+ * One walk over the record heads from typeoff to stroff. The walk must end
+ * exactly at stroff, as ctf_open.c (init_types) requires.
  */
-export function indexRecords(body: Bytes, version: 2 | 3, typeoff: number, stroff: number): Uint32Array {
+export function indexRecords(body: Bytes, version: 2 | 3, typeoff: number, stroff: number): RecordIndex {
   const format = FORMATS[version];
   const smallest = version === 2 ? 8 : 12;
-  const offsets = new Uint32Array(Math.floor((stroff - typeoff) / smallest) + 1);
+  const capacity = Math.floor((stroff - typeoff) / smallest) + 1;
+  const offsets = new Uint32Array(capacity);
+  const kinds = new Uint8Array(capacity);
+  const nameRefs = new Uint32Array(capacity);
   let count = 0;
   let at = typeoff;
   while (at < stroff) {
     const head = readHead(body, format, at);
     offsets[++count] = at;
+    kinds[count] = head.kind;
+    nameRefs[count] = head.nameRef;
     at = head.dataOffset + variableDataSize(format, head);
   }
   if (at !== stroff) body.fail(`the type records end at offset ${at}, past cth_stroff ${stroff}`);
-  return offsets.slice(0, count + 1);
+  return { offsets: offsets.subarray(0, count + 1), kinds: kinds.subarray(0, count + 1), nameRefs: nameRefs.subarray(0, count + 1) };
 }
 
 /** Names are resolved by the caller: `name(ref)` reads the CTF or ELF string table. */
