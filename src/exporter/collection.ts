@@ -5,7 +5,7 @@
  * scrape asked for, each with its own success, duration and failed entries
  * (node_exporter's `execute()`), honouring the deadline.
  */
-import { COLLECTORS, entryProblems, type Collector, type EntryReport, type Scrape } from '../collectors/index.js';
+import { COLLECTORS, type Collector, type EntryReport, type Scrape } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { DeadlineError, EntryErrors } from '../errors.js';
 import { FamilyList, type MetricFamily, type MetricSink } from '../exposition/family.js';
@@ -14,6 +14,7 @@ import type { CpuTopology, KvmSession } from '../kvm/index.js';
 /** A collector whose factory threw: it serves nothing and fails every scrape with the factory's reason. */
 export class BrokenCollector implements Collector {
   readonly entries: readonly EntryReport[] = [];
+  readonly leftOut: readonly string[] = [];
   constructor(readonly reason: string) {}
 
   update(_sink: MetricSink, _scrape: Scrape): void {
@@ -24,7 +25,7 @@ export class BrokenCollector implements Collector {
 export interface BuiltCollectors {
   readonly collectors: ReadonlyMap<CollectorName, Collector>;
   /** Entries left out and collectors not built, one line each, for the log and the landing page. */
-  readonly problems: readonly string[];
+  readonly leftOut: readonly string[];
 }
 
 /** Builds every enabled collector in registry order on `session`. */
@@ -33,7 +34,7 @@ export function buildCollectors(session: KvmSession, config: Config, enabled: Re
   for (const factory of COLLECTORS) {
     if (enabled.has(factory.name)) collectors.set(factory.name, buildCollector(factory.name, session, config));
   }
-  return { collectors, problems: collectorProblems(collectors) };
+  return { collectors, leftOut: leftOutOf(collectors) };
 }
 
 export function buildCollector(name: CollectorName, session: KvmSession, config: Config): Collector {
@@ -44,13 +45,13 @@ export function buildCollector(name: CollectorName, session: KvmSession, config:
   }
 }
 
-export function collectorProblems(collectors: ReadonlyMap<CollectorName, Collector>): string[] {
-  return [...collectors].flatMap(([name, collector]) => problemsOf(name, collector));
+export function leftOutOf(collectors: ReadonlyMap<CollectorName, Collector>): string[] {
+  return [...collectors].flatMap(([name, collector]) => leftOutBy(name, collector));
 }
 
-/** Why a collector does not read everything it was configured to: not built, or entries left out. */
-export function problemsOf(name: CollectorName, collector: Collector): string[] {
-  return collector instanceof BrokenCollector ? [`collector ${name}: ${collector.reason}`] : entryProblems(collector);
+/** What a collector does not read of what it was configured to: all of it (not built), or the entries it left out. */
+export function leftOutBy(name: CollectorName, collector: Collector): readonly string[] {
+  return collector instanceof BrokenCollector ? [`collector ${name}: ${collector.reason}`] : collector.leftOut;
 }
 
 /** One collector's result in one scrape. */
@@ -168,8 +169,8 @@ function runCollector(
  * collector did not read everything it was configured to read.
  */
 function leftOutEntries(collector: Collector): string | undefined {
-  const problems = entryProblems(collector);
-  return problems.length === 0 ? undefined : `config entries left out: ${problems.join('; ')}`;
+  const { leftOut } = collector;
+  return leftOut.length === 0 ? undefined : `config entries left out: ${leftOut.join('; ')}`;
 }
 
 function describe(error: unknown): string {

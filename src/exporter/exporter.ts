@@ -15,6 +15,7 @@
 import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { UnknownCollectorError } from '../errors.js';
+import { SCRAPE_METRICS } from '../exposition/builtin-metrics.js';
 import type { MetricFamily } from '../exposition/family.js';
 import type { Logger } from '../log.js';
 import { notStartedOutcome, type Collection, type CollectorOutcome } from './collection.js';
@@ -117,7 +118,7 @@ export class Exporter implements ScrapeSource {
       kernelUp: error === undefined,
       ...(error !== undefined && { kernelError: error }),
       collectors,
-      configProblems: state.problems,
+      leftOut: state.leftOut,
     };
   }
 
@@ -236,27 +237,9 @@ export class Exporter implements ScrapeSource {
 function scrapeFamilies({ outcomes, kernel }: Collection): MetricFamily[] {
   const perCollector = (pick: (o: CollectorOutcome) => number) => outcomes.map((o) => ({ labels: [o.name], value: pick(o) }));
   return [
-    {
-      name: 'kvm_scrape_collector_duration_seconds',
-      help: 'Time a collector took in this scrape',
-      type: 'gauge',
-      labelNames: ['collector'],
-      series: perCollector((o) => o.seconds),
-    },
-    {
-      name: 'kvm_scrape_collector_success',
-      help: 'Whether a collector read everything it was configured to read (1) or something failed (0)',
-      type: 'gauge',
-      labelNames: ['collector'],
-      series: perCollector((o) => (o.success ? 1 : 0)),
-    },
-    {
-      name: 'kvm_up',
-      help: 'Whether the kernel handle is open and its CPU topology could be read in this scrape',
-      type: 'gauge',
-      labelNames: [],
-      series: [{ labels: [], value: kernel.up ? 1 : 0 }],
-    },
+    { ...SCRAPE_METRICS.duration, series: perCollector((o) => o.seconds) },
+    { ...SCRAPE_METRICS.success, series: perCollector((o) => (o.success ? 1 : 0)) },
+    { ...SCRAPE_METRICS.up, series: [{ labels: [], value: kernel.up ? 1 : 0 }] },
   ];
 }
 

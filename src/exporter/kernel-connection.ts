@@ -13,7 +13,7 @@
  */
 import type { Collector } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import { buildCollector, buildCollectors, collectorProblems, problemsOf, type ScrapeSetup } from './collection.js';
+import { buildCollector, buildCollectors, leftOutBy, leftOutOf, type ScrapeSetup } from './collection.js';
 import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
 
@@ -30,7 +30,7 @@ interface Open {
   readonly state: 'open';
   readonly session: KvmSession;
   readonly collectors: ReadonlyMap<CollectorName, Collector>;
-  readonly problems: readonly string[];
+  readonly leftOut: readonly string[];
   /** The backoff delay if this handle breaks: the initial one once it has read a topology. */
   readonly delayMs: number;
   /** The present CPU ids of the last topology read, to notice a CPU leaving or coming back. */
@@ -52,8 +52,8 @@ export class KernelConnection {
   private current: Open | Broken;
   /** The failure last logged at error level; undefined while the kernel is readable. */
   private reported: string | undefined;
-  /** The config problems last logged, so a reopen does not repeat them. */
-  private reportedProblems = '';
+  /** The left-out entries last logged, so a reopen does not repeat them. */
+  private reportedLeftOut = '';
 
   constructor(
     private readonly config: Config,
@@ -70,8 +70,8 @@ export class KernelConnection {
     return this.current.state === 'broken' ? this.current.error : undefined;
   }
 
-  get problems(): readonly string[] {
-    return this.current.state === 'open' ? this.current.problems : [];
+  get leftOut(): readonly string[] {
+    return this.current.state === 'open' ? this.current.leftOut : [];
   }
 
   /**
@@ -85,7 +85,7 @@ export class KernelConnection {
     }
     const topology = this.readTopology();
     if (!topology.ok || this.current.state !== 'open') return { ok: false, error: topology.ok ? (this.error ?? '') : topology.error };
-    if (this.current.problems.length > 0 && this.now() >= this.current.retryEntries.at) this.retryLeftOut(this.current);
+    if (this.current.leftOut.length > 0 && this.now() >= this.current.retryEntries.at) this.retryLeftOut(this.current);
     return { ok: true, topology: topology.topology, collectors: this.current.collectors };
   }
 
@@ -94,17 +94,17 @@ export class KernelConnection {
    * read that failed while they were built (a transient fault during a
    * reopen) may succeed now. Retried with the same backoff as the handle,
    * so an entry that stays unresolvable (a symbol this kernel lacks) costs
-   * one rebuild per maximum delay; the log changes only when the problems do.
+   * one rebuild per maximum delay; the log changes only when the left-out entries do.
    */
   private retryLeftOut(open: Open): void {
     const collectors = new Map(open.collectors);
     for (const [name, collector] of open.collectors) {
-      if (problemsOf(name, collector).length > 0) collectors.set(name, buildCollector(name, open.session, this.config));
+      if (leftOutBy(name, collector).length > 0) collectors.set(name, buildCollector(name, open.session, this.config));
     }
-    const problems = collectorProblems(collectors);
-    this.reportProblems(problems);
+    const leftOut = leftOutOf(collectors);
+    this.reportLeftOut(leftOut);
     const delayMs = Math.min(open.retryEntries.delayMs * 2, this.backoff.maxMs);
-    this.current = { ...open, collectors, problems, retryEntries: { at: this.now() + open.retryEntries.delayMs, delayMs } };
+    this.current = { ...open, collectors, leftOut, retryEntries: { at: this.now() + open.retryEntries.delayMs, delayMs } };
   }
 
   private readTopology(): Topology {
@@ -168,14 +168,14 @@ export class KernelConnection {
       this.report('cannot read the kernel through libkvm', message, nextDelayMs);
       return this.broken(message, nextDelayMs);
     }
-    const { collectors, problems } = buildCollectors(session, this.config, this.enabled);
-    this.reportProblems(problems);
+    const { collectors, leftOut } = buildCollectors(session, this.config, this.enabled);
+    this.reportLeftOut(leftOut);
     const opened = { corefile, execfile: execfile ?? 'running kernel', collectors: [...collectors.keys()].join(',') };
     // While a failure stands, a reopen is one more attempt; readTopology logs the recovery.
     if (this.reported === undefined) this.logger.info('kernel opened', opened);
     else this.logger.debug('kernel reopened', opened);
     const retryEntries = { at: this.now() + this.backoff.initialMs, delayMs: this.backoff.initialMs * 2 };
-    return { state: 'open', session, collectors, problems, delayMs: nextDelayMs, retryEntries };
+    return { state: 'open', session, collectors, leftOut, delayMs: nextDelayMs, retryEntries };
   }
 
   /**
@@ -193,13 +193,13 @@ export class KernelConnection {
     this.reported = error;
   }
 
-  private reportProblems(problems: readonly string[]): void {
-    const key = problems.join('\n');
-    if (key === this.reportedProblems) return;
-    const before = this.reportedProblems === '' ? [] : this.reportedProblems.split('\n');
-    for (const problem of problems.filter((p) => !before.includes(p))) this.logger.warn('config entry left out', { problem });
-    for (const problem of before.filter((p) => !problems.includes(p))) this.logger.info('config entry resolved', { was: problem });
-    this.reportedProblems = key;
+  private reportLeftOut(leftOut: readonly string[]): void {
+    const key = leftOut.join('\n');
+    if (key === this.reportedLeftOut) return;
+    const before = this.reportedLeftOut === '' ? [] : this.reportedLeftOut.split('\n');
+    for (const problem of leftOut.filter((p) => !before.includes(p))) this.logger.warn('config entry left out', { problem });
+    for (const problem of before.filter((p) => !leftOut.includes(p))) this.logger.info('config entry resolved', { was: problem });
+    this.reportedLeftOut = key;
   }
 
   private broken(error: string, delayMs: number): Broken {

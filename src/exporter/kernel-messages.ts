@@ -31,8 +31,8 @@ export type ToKernel =
 export interface KernelState {
   /** Why the kernel cannot be read; undefined while it can. */
   readonly error?: string;
-  /** Config entries left out and collectors not built. */
-  readonly problems: readonly string[];
+  /** Config entries left out and collectors not built, as `key (source): problem`. */
+  readonly leftOut: readonly string[];
 }
 
 export type WireCollection = Omit<Collection, 'families'> & { readonly families: readonly WireFamily[] };

@@ -62,7 +62,7 @@ export class KernelThread {
   private running: Running | undefined;
   private config: Config;
   private enabled: ReadonlySet<CollectorName>;
-  private state: KernelState = { problems: [] };
+  private state: KernelState = { leftOut: [] };
   /** Why the kernel thread was abandoned, until a fresh one has opened the kernel. */
   private stuck: string | undefined;
   private readonly abandoned = new Set<Worker>();
@@ -83,7 +83,7 @@ export class KernelThread {
   }
 
   get kernelState(): KernelState {
-    return this.stuck === undefined ? this.state : { error: this.stuck, problems: [] };
+    return this.stuck === undefined ? this.state : { error: this.stuck, leftOut: [] };
   }
 
   /** A thread blocked in a kernel read is still alive: the process must end with exitNow. */

@@ -65,7 +65,7 @@ class KernelThreadMain {
 
   private state(): KernelState {
     const error = this.connection.error;
-    return { ...(error !== undefined && { error }), problems: this.connection.problems };
+    return { ...(error !== undefined && { error }), leftOut: this.connection.leftOut };
   }
 
   private beat(): void {

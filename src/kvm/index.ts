@@ -3,7 +3,6 @@ export { loadLibKvm } from './binding.js';
 export { exitNow } from './process-exit.js';
 export { KvmSession, DEFAULT_COREFILE, DEFAULT_LIBRARY, type KernelSymbol, type OpenOptions } from './session.js';
 export {
-  PCPU_SIZE,
   clearPcpuCache,
   refreshPcpuCache,
   ZPCPU_STRIDE,
