@@ -97,11 +97,11 @@ export interface CollectHooks {
   readonly checkpoint?: () => void;
 }
 
-/** Runs the collectors `names` on `setup`, each with its own outcome. */
+/** Runs the collectors `names` on `setup`, each with its own outcome, until `deadline()` (epoch ms; it may move later). */
 export async function collect(
   setup: ScrapeSetup,
   names: readonly CollectorName[],
-  deadline: number | undefined,
+  deadline: () => number,
   hooks: CollectHooks,
 ): Promise<Collection> {
   if (!setup.ok) return { kernel: { up: false, error: setup.error }, families: [], outcomes: names.map((name) => failedOutcome(name, KERNEL_NOT_READABLE)) };
@@ -130,7 +130,7 @@ function runCollector(
   collector: Collector,
   sink: FamilyList,
   topology: CpuTopology,
-  deadline: number | undefined,
+  deadline: () => number,
   checkpoint: () => void = () => undefined,
 ): CollectorOutcome {
   const started = performance.now();
@@ -139,7 +139,7 @@ function runCollector(
     topology,
     checkDeadline: () => {
       checkpoint();
-      if (deadline !== undefined && Date.now() >= deadline) throw new DeadlineError(name);
+      if (Date.now() >= deadline()) throw new DeadlineError(name);
     },
   };
   let failure: unknown;

@@ -9,8 +9,9 @@
  * Scrapes and reloads are serialised in one queue (libkvm handles are not
  * thread-safe, DPCPU reads change the handle's selected CPU, and a reload
  * never lands inside a scrape). A scrape that asks for the same collectors
- * as one in flight shares it, unless the one in flight has an earlier
- * deadline: no client's deadline shortens another's scrape.
+ * as one in flight (or queued) joins it, and its deadline becomes the later
+ * of the two: no client's deadline shortens another's scrape, and a client
+ * with a short deadline gets its answer by its own deadline.
  */
 import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
@@ -44,9 +45,11 @@ const LATE_ANSWER_MS = 250;
 /** How long close() waits for queued scrapes before closing the handle under them. */
 const CLOSE_WAIT_MS = 4_000;
 
+/** A collection queued or running, which identical scrapes join. */
 interface InFlight {
-  readonly deadline: number;
-  readonly result: Promise<ScrapeResult>;
+  /** Epoch ms (Infinity: none), shared with the kernel thread: a later request joining raises it. */
+  readonly deadline: Float64Array;
+  readonly collected: Promise<Collection>;
 }
 
 export class Exporter implements ScrapeSource {
@@ -56,7 +59,7 @@ export class Exporter implements ScrapeSource {
   private readonly outcomes = new Map<CollectorName, CollectorOutcome>();
   /** The tail of the queue of kernel work: each waits for the one before. */
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly inflight = new Map<string, InFlight[]>();
+  private readonly inflight = new Map<string, InFlight>();
   /** The last recorded scrape had collectors cut off by its deadline. */
   private missingDeadlines = false;
   /** Set while the last scrape was answered without the kernel thread, which was still reading. */
@@ -91,14 +94,13 @@ export class Exporter implements ScrapeSource {
       return Promise.reject(error);
     }
     const key = names.join(',');
-    const deadline = request.deadline ?? Infinity;
-    const shared = this.inflight.get(key)?.find((other) => other.deadline >= deadline);
-    if (shared) return shared.result;
-    const result = this.enqueue(names, request.deadline);
-    const entry = { deadline, result };
-    this.inflight.set(key, [...(this.inflight.get(key) ?? []), entry]);
-    void result.finally(() => this.forget(key, entry)).catch(() => undefined);
-    return result;
+    const own = request.deadline ?? Infinity;
+    const shared = this.inflight.get(key);
+    // Joining may only lengthen the collection's deadline, never shorten this request's.
+    if (shared) shared.deadline[0] = Math.max(shared.deadline[0]!, own);
+    const flight = shared ?? this.enqueue(key, names, own);
+    const answered = own === Infinity ? flight.collected : this.byDeadline(flight, names, own);
+    return answered.then((collection) => this.answer(collection));
   }
 
   status(): ExporterStatus {
@@ -150,28 +152,43 @@ export class Exporter implements ScrapeSource {
    * Queues a collection. The queue waits for the kernel thread's answer; the
    * scrape itself answers by its deadline even if the kernel thread has not.
    */
-  private enqueue(names: readonly CollectorName[], deadline: number | undefined): Promise<ScrapeResult> {
-    const collected = this.queue.then(() => this.collectOnKernel(names, deadline));
-    this.queue = collected.catch(() => undefined);
-    const answered = deadline === undefined ? collected : this.byDeadline(collected, names, deadline);
-    return answered.then((collection) => this.finish(collection));
+  /** Queues a collection, recorded once when the kernel thread answers. */
+  private enqueue(key: string, names: readonly CollectorName[], own: number): InFlight {
+    const deadline = new Float64Array(new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT));
+    deadline[0] = own;
+    const collected = this.queue.then(() => this.collectOnKernel(names, deadline)).then((collection) => {
+      this.record(collection.outcomes);
+      return collection;
+    });
+    const flight = { deadline, collected };
+    this.inflight.set(key, flight);
+    this.queue = collected.catch(() => undefined).finally(() => this.inflight.get(key) === flight && this.inflight.delete(key));
+    return flight;
   }
 
   /** A scrape whose deadline passed while it was queued does not bother the kernel. */
-  private async collectOnKernel(names: readonly CollectorName[], deadline: number | undefined): Promise<Collection> {
-    if (deadline !== undefined && Date.now() >= deadline) return deadlinePassed(names);
+  private async collectOnKernel(names: readonly CollectorName[], deadline: Float64Array): Promise<Collection> {
+    if (Date.now() >= deadline[0]!) return deadlinePassed(names);
     const collection = await this.kernel.collect(names, deadline);
     this.late = undefined;
     return collection;
   }
 
-  /** The kernel thread's answer, or kvm_up 0 if it has not answered shortly after the deadline. */
-  private byDeadline(collected: Promise<Collection>, names: readonly CollectorName[], deadline: number): Promise<Collection> {
+  /**
+   * The collection, or, shortly after this request's deadline, an answer
+   * without it: the collectors cut off if a later request lengthened the
+   * collection's deadline, kvm_up 0 if the kernel thread is simply late.
+   */
+  private byDeadline({ deadline, collected }: InFlight, names: readonly CollectorName[], own: number): Promise<Collection> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        if (deadline[0]! > own) {
+          resolve(deadlinePassed(names));
+          return;
+        }
         this.late = 'the kernel did not answer by the scrape deadline: a kernel read is taking longer than the scrape allows';
         resolve(kernelDown(names, this.late));
-      }, Math.max(0, deadline + LATE_ANSWER_MS - Date.now()));
+      }, Math.max(0, own + LATE_ANSWER_MS - Date.now()));
       collected.then(
         (answer) => {
           clearTimeout(timer);
@@ -185,17 +202,11 @@ export class Exporter implements ScrapeSource {
     });
   }
 
-  private async finish(collection: Collection): Promise<ScrapeResult> {
-    this.record(collection.outcomes);
+  private async answer(collection: Collection): Promise<ScrapeResult> {
     const self = (await this.options.selfMetrics?.()) ?? [];
     return { families: [...collection.families, ...scrapeFamilies(collection), ...self], collection };
   }
 
-  private forget(key: string, entry: InFlight): void {
-    const rest = (this.inflight.get(key) ?? []).filter((other) => other !== entry);
-    if (rest.length === 0) this.inflight.delete(key);
-    else this.inflight.set(key, rest);
-  }
 
   private select({ collect, exclude }: ScrapeRequest): CollectorName[] {
     const enabled = COLLECTORS.map((c) => c.name).filter((name) => this.enabled.has(name));

@@ -47,10 +47,26 @@ function encodeFamily(family: MetricFamily): WireFamily {
 }
 
 function decodeFamily(wire: WireFamily): MetricFamily {
-  const series: Series[] = Array.from(wire.values, (value, row) => ({
-    labels: wire.labelColumns.map((column) => column[row]!),
-    value,
-    ...wire.extras?.[row],
-  }));
+  const labelsOf = labelRows(wire.labelColumns);
+  const series: Series[] = Array.from(wire.values, (value, row) => ({ labels: labelsOf(row), value, ...wire.extras?.[row] }));
   return { name: wire.name, help: wire.help, type: wire.type, labelNames: wire.labelNames, series };
 }
+
+/**
+ * Each row's label values. With one label (a CPU, a state, a command), rows
+ * with the same value share one array, as the collectors built them.
+ */
+function labelRows(columns: readonly (readonly string[])[]): (row: number) => readonly string[] {
+  if (columns.length === 0) return () => NO_LABELS;
+  if (columns.length > 1) return (row) => columns.map((column) => column[row]!);
+  const [column] = columns as [readonly string[]];
+  const shared = new Map<string, readonly string[]>();
+  return (row) => {
+    const value = column[row]!;
+    let labels = shared.get(value);
+    if (labels === undefined) shared.set(value, (labels = [value]));
+    return labels;
+  };
+}
+
+const NO_LABELS: readonly string[] = [];

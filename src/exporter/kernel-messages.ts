@@ -23,7 +23,8 @@ export interface KernelThreadData {
 }
 
 export type ToKernel =
-  | { readonly kind: 'collect'; readonly id: number; readonly names: readonly CollectorName[]; readonly deadline?: number }
+  /** `deadline` holds one Float64, epoch ms (Infinity: none), which the main thread raises when a later scrape joins. */
+  | { readonly kind: 'collect'; readonly id: number; readonly names: readonly CollectorName[]; readonly deadline: SharedArrayBuffer }
   | { readonly kind: 'reload'; readonly id: number; readonly config: Config; readonly enabled: readonly CollectorName[] }
   | { readonly kind: 'close'; readonly id: number };
 

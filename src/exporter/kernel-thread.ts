@@ -91,8 +91,9 @@ export class KernelThread {
     return this.abandoned.size > 0;
   }
 
-  async collect(names: readonly CollectorName[], deadline: number | undefined): Promise<Collection> {
-    const answer = await this.request((id) => ({ kind: 'collect', id, names, ...(deadline !== undefined && { deadline }) }));
+  /** Collects `names`; `deadline` (epoch ms, Infinity for none) is shared memory the caller may raise meanwhile. */
+  async collect(names: readonly CollectorName[], deadline: Float64Array): Promise<Collection> {
+    const answer = await this.request((id) => ({ kind: 'collect', id, names, deadline: deadline.buffer as SharedArrayBuffer }));
     if (answer.kind !== 'collected') return kernelDown(names, answer.kind === 'abandoned' ? answer.reason : this.kernelState.error ?? 'no kernel thread');
     return { ...answer.collection, families: decodeFamilies(answer.collection.families) };
   }

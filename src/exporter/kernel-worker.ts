@@ -38,7 +38,8 @@ class KernelThreadMain {
       case 'collect': {
         const setup = this.connection.prepareScrape();
         const beat = () => this.beat();
-        const collection = await collect(setup, message.names, message.deadline, { between: async () => beat(), checkpoint: beat });
+        const deadline = new Float64Array(message.deadline);
+        const collection = await collect(setup, message.names, () => deadline[0]!, { between: async () => beat(), checkpoint: beat });
         const { wire, transfer } = encodeFamilies(collection.families);
         this.send({ kind: 'collected', id: message.id, state: this.state(), collection: { ...collection, families: wire } }, transfer);
         return;

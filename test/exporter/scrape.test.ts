@@ -150,7 +150,7 @@ describe('concurrency', () => {
     const first = run.exporter.scrape({});
     const second = run.exporter.scrape({ collect: [] });
     const [a, b] = await Promise.all([first, second]);
-    expect(b).toBe(a);
+    expect(b).toEqual(a);
     expect(simControl().callCounts().kvm_getprocs, 'one collection reads processes and threads once each').toBe(2);
     await run.exporter.scrape({});
     expect(simControl().callCounts().kvm_getprocs, 'a later scrape collects afresh').toBe(4);

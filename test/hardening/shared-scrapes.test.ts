@@ -1,8 +1,9 @@
 /**
- * Identical scrapes in flight are shared, but never with a scrape that has
- * an earlier deadline: one client sending a tiny
- * X-Prometheus-Scrape-Timeout-Seconds gets its own (failed) answer, and the
- * other clients' scrapes, arriving while it is in flight, read everything.
+ * Identical scrapes in flight are shared, and a scrape that joins one can
+ * only lengthen its deadline: one client sending a tiny
+ * X-Prometheus-Scrape-Timeout-Seconds gets its own (failed) answer by its
+ * own deadline, and the other clients' scrapes, arriving while it is in
+ * flight, read everything, in one collection.
  * A collector cut off by a scrape's deadline is not a collector failure:
  * the log says once that scrapes miss their deadline, not once per
  * collector per request.
@@ -11,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KernelImage } from '../../sim/image/image.js';
 import { parseExposition } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
-import { FULL_CONFIG, serveKernel, sleep, successOf, type Served } from './served.js';
+import { FULL_CONFIG, serveKernel, simControl, sleep, successOf, type Served } from './served.js';
 
 let kernel: TestKernel | undefined;
 let image: KernelImage | undefined;
@@ -38,9 +39,12 @@ describe('a client with a tiny scrape timeout', () => {
     image.setReadDelayUs(5_000);
     const short = served.get('/metrics', { 'X-Prometheus-Scrape-Timeout-Seconds': '0.0001' });
     await sleep(5);
+    simControl().resetCallCounts();
     const legitimate = Array.from({ length: 8 }, () => served!.get('/metrics', { 'X-Prometheus-Scrape-Timeout-Seconds': '20' }));
     const replies = await Promise.all(legitimate);
     image.setReadDelayUs(0);
+    // One collection served them all (each reads the process table twice: processes and threads).
+    expect(simControl().callCounts().kvm_getprocs).toBe(2);
 
     for (const reply of replies) {
       expect(reply.status).toBe(200);
