@@ -4,7 +4,7 @@
  */
 import { CPUS_METRICS } from '../exposition/builtin-metrics.js';
 import type { FamilyHead, MetricSink } from '../exposition/family.js';
-import type { Collector, CollectorFactory, Scrape } from './framework/collector.js';
+import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
 
 export const cpusCollector: CollectorFactory = {
   name: 'cpus',
@@ -19,7 +19,7 @@ class CpusCollector implements Collector {
   readonly entries = [];
   readonly leftOut = [];
 
-  update(sink: MetricSink, { topology }: Scrape): void {
+  update(sink: MetricSink, { topology }: ScrapeContext): void {
     const gauge = (head: FamilyHead, value: number) => sink.add({ ...head, series: [{ labels: [], value }] });
     gauge(CPUS_METRICS.max, topology.maxCpus);
     gauge(CPUS_METRICS.ncpus, topology.ncpus);

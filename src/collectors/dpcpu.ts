@@ -8,7 +8,7 @@ import { CTYPE_BYTES, decodeCType } from '../abi.js';
 import type { DpcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { readDpcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, type CollectorFactory, type Scrape } from './framework/collector.js';
+import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
 
 interface DpcpuVariable {
@@ -37,7 +37,7 @@ class DpcpuCollector extends EntryCollector<DpcpuVariable> {
     super(resolved);
   }
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     const failures = new FailureList();
     const cpus = scrape.topology.present;
     for (const { entry, key } of this.items) {

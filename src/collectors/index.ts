@@ -29,5 +29,5 @@ export function findCollector(name: string): CollectorFactory | undefined {
 
 export const COLLECTOR_NAMES: readonly CollectorName[] = COLLECTORS.map((c) => c.name);
 
-export type { Collector, CollectorContext, CollectorFactory, EntryReport, Scrape } from './framework/collector.js';
+export type { Collector, CollectorContext, CollectorFactory, EntryReport, ScrapeContext } from './framework/collector.js';
 export { EntryErrors } from '../errors.js';

@@ -8,7 +8,7 @@ import { CTYPE_BYTES, PCPU_SIZE, decodeCType } from '../abi.js';
 import type { PcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { getPcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, type CollectorFactory, type Scrape } from './framework/collector.js';
+import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
 
 interface PcpuField {
@@ -45,7 +45,7 @@ class PcpuCollector extends EntryCollector<PcpuField> {
     super(resolved);
   }
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     if (this.items.length === 0) return;
     const failures = new FailureList();
     const copies = this.readAll(scrape, failures);
@@ -56,7 +56,7 @@ class PcpuCollector extends EntryCollector<PcpuField> {
   }
 
   /** One struct pcpu copy per present CPU; a CPU whose read fails is left out and reported. */
-  private readAll(scrape: Scrape, failures: FailureList): { cpu: number; pcpu: Buffer }[] {
+  private readAll(scrape: ScrapeContext, failures: FailureList): { cpu: number; pcpu: Buffer }[] {
     const copies: { cpu: number; pcpu: Buffer }[] = [];
     for (const cpu of scrape.topology.present) {
       scrape.checkDeadline();

@@ -11,7 +11,7 @@ import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
 import { PROCESSES_METRICS } from '../exposition/builtin-metrics.js';
 import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition/family.js';
 import { KERN_PROC, PROC_STATES, getProcs, type KinfoProcList, type KvmSession } from '../kvm/index.js';
-import type { Collector, CollectorFactory, Scrape } from './framework/collector.js';
+import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
 /** The series that takes everything past a breakdown's cap. */
@@ -35,7 +35,7 @@ class ProcessesCollector implements Collector {
     private readonly config: ProcessesConfig,
   ) {}
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     const procs = getProcs(this.session, KERN_PROC.PROC);
     sink.add(stateFamily(PROCESSES_METRICS.processes, procs));
     this.emitBreakdowns(sink, procs);

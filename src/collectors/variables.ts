@@ -6,7 +6,7 @@ import { CTYPE_BYTES, decodeCType } from '../abi.js';
 import type { VariableEntry } from '../config/types.js';
 import type { MetricSink } from '../exposition/family.js';
 import type { KvmSession } from '../kvm/index.js';
-import { FailureList, type CollectorFactory, type Scrape } from './framework/collector.js';
+import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
 
 interface Variable {
@@ -39,7 +39,7 @@ class VariablesCollector extends EntryCollector<Variable> {
     super(resolved);
   }
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     const failures = new FailureList();
     for (const { entry, key, address } of this.items) {
       scrape.checkDeadline();

@@ -5,7 +5,7 @@
  * scrape asked for, each with its own success, duration and failed entries
  * (node_exporter's `execute()`), honouring the deadline.
  */
-import { COLLECTORS, type Collector, type EntryReport, type Scrape } from '../collectors/index.js';
+import { COLLECTORS, type Collector, type EntryReport, type ScrapeContext } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { DeadlineError, EntryErrors } from '../errors.js';
 import { FamilyList, type MetricFamily, type MetricSink } from '../exposition/family.js';
@@ -17,7 +17,7 @@ export class BrokenCollector implements Collector {
   readonly leftOut: readonly string[] = [];
   constructor(readonly reason: string) {}
 
-  update(_sink: MetricSink, _scrape: Scrape): void {
+  update(_sink: MetricSink, _scrape: ScrapeContext): void {
     throw new Error(this.reason);
   }
 }
@@ -135,7 +135,7 @@ function runCollector(
 ): CollectorOutcome {
   const started = performance.now();
   const before = sink.families.length;
-  const scrape: Scrape = {
+  const scrape: ScrapeContext = {
     topology,
     checkDeadline: () => {
       checkpoint();

@@ -10,7 +10,7 @@
  */
 import type { MetricFamily, MetricSink, Series } from '../../exposition/family.js';
 import { counterU64Fetch, readZpcpuSpan, type KvmSession } from '../../kvm/index.js';
-import { FailureList, type CollectorFactory, type Scrape } from '../framework/collector.js';
+import { FailureList, type CollectorFactory, type ScrapeContext } from '../framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from '../framework/config-entries.js';
 import type { EntryFamily } from '../../config/types.js';
 import { resolveCounter, type Counter } from './handles.js';
@@ -57,7 +57,7 @@ class CountersCollector extends EntryCollector<Counter> {
     this.fetched = this.items.filter((c) => !c.percpu);
   }
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     const failures = new FailureList();
     const { dense, present, ncpus } = scrape.topology;
     const run: SpanScrape = { sink, cpus: present, cpuLabels: present.map((cpu) => [String(cpu)]), failures };

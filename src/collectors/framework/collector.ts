@@ -20,7 +20,7 @@ export interface CollectorContext {
 }
 
 /** What one scrape gives every collector. */
-export interface Scrape {
+export interface ScrapeContext {
   /** Read at the start of this scrape. */
   readonly topology: CpuTopology;
   /** Throws DeadlineError once the scrape's deadline has passed. */
@@ -43,7 +43,7 @@ export interface EntryReport {
 
 export interface Collector {
   /** Emits this scrape's families; throws after emitting what it could if anything failed. */
-  update(sink: MetricSink, scrape: Scrape): void;
+  update(sink: MetricSink, scrape: ScrapeContext): void;
   /** The config entries this collector serves (empty for built-in collectors). */
   readonly entries: readonly EntryReport[];
   /** The entries left out at setup, each as `key (source): problem`; fixed for the collector's life. */

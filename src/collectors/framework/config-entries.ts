@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import type { Config, Origin } from '../../config/types.js';
 import type { MetricSink } from '../../exposition/family.js';
-import type { Collector, EntryReport, Scrape } from './collector.js';
+import type { Collector, EntryReport, ScrapeContext } from './collector.js';
 
 /** One readable piece of an entry (an array entry has one per element) and how it is reported. */
 export interface Resolved<T> {
@@ -61,7 +61,7 @@ export abstract class EntryCollector<T> implements Collector {
     this.leftOut = resolved.leftOut;
   }
 
-  abstract update(sink: MetricSink, scrape: Scrape): void;
+  abstract update(sink: MetricSink, scrape: ScrapeContext): void;
 }
 
 /**
