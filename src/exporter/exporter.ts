@@ -41,7 +41,7 @@ export interface ScrapeResult {
 }
 
 /** How long after its deadline a scrape answers without the kernel thread: time to render and send. */
-const LATE_ANSWER_MS = 250;
+const LATE_ANSWER_MS = 100;
 /** How long close() waits for queued scrapes before closing the handle under them. */
 const CLOSE_WAIT_MS = 4_000;
 

@@ -92,9 +92,8 @@ describe('every kernel read takes 50 ms', () => {
     image!.setReadDelayUs(0);
     expect(reply.status).toBe(200);
     expect(reply.ms).toBeLessThan(3_000);
-    const parsed = parseExposition(reply.text);
-    expect(valueOf(parsed, 'kvm_up')).toBe(0);
-    expect(Object.values(successOf(parsed)).every((v) => v === 0)).toBe(true);
+    // Whether the topology read itself finished in time depends on how many reads it takes; the counters cannot have.
+    expect(successOf(parseExposition(reply.text)).counters).toBe(0);
   }, 30_000);
 });
 
