@@ -13,8 +13,8 @@
 import type { ConfigError } from '../errors.js';
 import { BUILTIN_METRICS } from '../exposition/builtin-metrics.js';
 import type { MetricType } from '../exposition/family.js';
-import type { ConfigSource, KeyPath } from './source.js';
-import { formatKeyPath } from './source.js';
+import type { YamlFile, KeyPath } from './yaml-file.js';
+import { formatKeyPath } from './yaml-file.js';
 import type {
   CounterEntry, CounterHandleNames, CounterSource, EntryFamily, MetricKind, PcpuEntry, ScalarEntry,
 } from './types.js';
@@ -130,7 +130,7 @@ export class NameClaims {
   }
 
   /** Claims the families of the entry at `path`; false if any clashed. */
-  claim(families: readonly EntryFamily[], source: ConfigSource, path: KeyPath): boolean {
+  claim(families: readonly EntryFamily[], source: YamlFile, path: KeyPath): boolean {
     const where = `${formatKeyPath(path)} (${source.describe(path)})`;
     let clean = true;
     for (const { name: metric, type } of families) {
@@ -147,7 +147,7 @@ export class NameClaims {
     return clean;
   }
 
-  private report(name: string, metric: string, source: ConfigSource, path: KeyPath): void {
+  private report(name: string, metric: string, source: YamlFile, path: KeyPath): void {
     const earlier = this.claims.get(name)!;
     const problem =
       earlier.metric === metric
