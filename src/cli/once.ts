@@ -5,6 +5,7 @@
  */
 import type { CollectorName, Config } from '../config/types.js';
 import { Exporter } from '../exporter/exporter.js';
+import { SCRAPE_METRICS } from '../exposition/builtin-metrics.js';
 import { renderFamilies } from '../exposition/render.js';
 import { createLogger } from '../log.js';
 
@@ -15,7 +16,7 @@ export async function runOnce(config: Config, enabled: ReadonlySet<CollectorName
     const families = await exporter.scrape({});
     process.stdout.write(renderFamilies(families, 'text-0.0.4'));
     const failed = families
-      .filter((f) => f.name === 'kvm_scrape_collector_success' || f.name === 'kvm_up')
+      .filter((f) => f.name === SCRAPE_METRICS.success.name || f.name === SCRAPE_METRICS.up.name)
       .some((f) => f.series.some((s) => s.value === 0));
     return failed ? 1 : 0;
   } finally {
