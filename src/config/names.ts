@@ -44,10 +44,11 @@ export function describeSource(symbol: string, field: string | undefined, offset
   return offset === 0 ? symbol : `${symbol}+${offset}`;
 }
 
-type Named<E> = Omit<E, 'sourceText' | 'family' | 'handles'>;
+/** An entry as normalised, before its names are decided here. */
+export type Unnamed<E> = Omit<E, 'sourceText' | 'family' | 'handles'>;
 
 /** A counters entry's source and, per handle (one, or one per array element), its families. */
-export function counterNames(entry: Named<CounterEntry>): Pick<CounterEntry, 'sourceText' | 'handles'> {
+export function counterNames(entry: Unnamed<CounterEntry>): Pick<CounterEntry, 'sourceText' | 'handles'> {
   const { source, type } = entry;
   const lead = helpLead(entry.help);
   const sourceText = describeCounterSource(source);
@@ -74,21 +75,21 @@ function describeCounterSource(source: CounterSource): string {
 }
 
 /** A variables entry: one unlabelled family. */
-export function variableNames(entry: Named<ScalarEntry>): Pick<ScalarEntry, 'sourceText' | 'family'> {
+export function variableNames(entry: Unnamed<ScalarEntry>): Pick<ScalarEntry, 'sourceText' | 'family'> {
   const sourceText = describeSource(entry.symbol, entry.field, entry.offset);
   const help = `${helpLead(entry.help)}Kernel variable ${sourceText} (${entry.ctype})`;
   return { sourceText, family: entryFamily(entry, help, NO_LABELS) };
 }
 
 /** A dpcpu entry: one family with a series per CPU. */
-export function dpcpuNames(entry: Named<ScalarEntry>): Pick<ScalarEntry, 'sourceText' | 'family'> {
+export function dpcpuNames(entry: Unnamed<ScalarEntry>): Pick<ScalarEntry, 'sourceText' | 'family'> {
   const sourceText = `DPCPU ${describeSource(entry.symbol, entry.field, entry.offset)}`;
   const help = `${helpLead(entry.help)}${sourceText} (${entry.ctype}), per CPU`;
   return { sourceText, family: entryFamily(entry, help, CPU_LABEL) };
 }
 
 /** A pcpu entry: one family with a series per CPU, and per element when it has several. */
-export function pcpuNames(entry: Named<PcpuEntry>): Pick<PcpuEntry, 'sourceText' | 'family'> {
+export function pcpuNames(entry: Unnamed<PcpuEntry>): Pick<PcpuEntry, 'sourceText' | 'family'> {
   const sourceText = describeSource('struct pcpu', entry.field, entry.offset);
   const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
   const help = `${helpLead(entry.help)}${sourceText} (${entry.ctype}${per}), per CPU`;
