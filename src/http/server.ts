@@ -25,7 +25,7 @@ import type { ScrapeSource } from '../exporter/types.js';
 import type { BuildInfo } from '../exposition/self-metrics.js';
 import type { Logger } from '../log.js';
 import { renderLandingPage } from './landing.js';
-import { ConcurrencyLimit } from './limits.js';
+import { ConcurrencyLimit, perConnectionLimit } from './limits.js';
 import { formatBoundAddress, type ListenAddress } from './listen-address.js';
 import { createMetricsRoute } from './metrics-route.js';
 import { sendText, type RouteHandler } from './respond.js';
@@ -51,6 +51,8 @@ export interface ServerOptions {
   readonly info: BuildInfo;
   /** How long `close()` waits for in-flight requests before cutting them off. */
   readonly shutdownTimeoutMs?: number;
+  /** A scraper that takes no byte of its body for this long is disconnected (default WRITE_STALL_MS). */
+  readonly writeStallTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -153,6 +155,7 @@ function buildApp(options: ServerOptions, parts: AppParts): express.Express {
   // Hashing a multi-megabyte body for an ETag no scraper sends back is wasted work.
   app.set('etag', false);
   app.use(parts.lifecycle.middleware());
+  app.use(perConnectionLimit());
   if (parts.watcher) app.use(webConfigMiddleware(parts.watcher, options.logger));
   app.use(routeTable(routesOf(options, parts)));
   app.use((_req: Request, res: Response) => sendText(res, 404, 'not found\n'));
