@@ -250,7 +250,7 @@ describe('other routes', () => {
         { name: 'counters', enabled: true, lastSuccess: true },
         { name: 'loadavg', enabled: false },
       ],
-      configProblems: ["entry 'x<y>': symbol \"_z\" & more"],
+      leftOut: ["entry 'x<y>': symbol \"_z\" & more"],
     };
     const { url } = await serve(source, { telemetryPath: '/kvm"metrics' });
     const reply = await send(url, '/');
