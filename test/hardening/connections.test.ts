@@ -78,7 +78,7 @@ function tlsWebConfig(): string {
 }
 
 describe('idle connections', () => {
-  it('drops a TLS client that never completes its handshake or never sends a request, and a plain one that never sends or finishes one, within 12 s', async () => {
+  it('drops a TLS client that never completes its handshake or never sends a request, and a plain one that never sends or finishes one, within 10 s (20 s on a loaded machine; Node alone allows 40 and 120 s)', async () => {
     const tls = await serve({ webConfigFile: tlsWebConfig() });
     const plain = await serve();
     const [tlsIdle, plainIdle, plainHalf] = await Promise.all([
@@ -87,10 +87,13 @@ describe('idle connections', () => {
       rawClient(plain.urls[0]!, 'GET /metrics HTTP/1.1\r\nHost: x\r\n'),
     ]);
     const tlsSilent = await tlsClient(tls.urls[0]!);
-    const closed = await Promise.all([tlsIdle, tlsSilent, plainIdle, plainHalf].map((socket) => closedWithin(socket, 12_000)));
+    const clients = { 'TLS, no handshake': tlsIdle, 'TLS, no request': tlsSilent, 'plain, no request': plainIdle, 'plain, half a request': plainHalf };
+    const closed = await Promise.all(
+      Object.entries(clients).map(([what, socket]) => closedWithin(socket, 20_000).catch((error: Error) => Promise.reject(new Error(`${what}: ${error.message}`)))),
+    );
     // Not at once: a client gets the 10 s the limits allow.
     for (const ms of closed) expect(ms).toBeGreaterThan(5_000);
-  }, 30_000);
+  }, 40_000);
 });
 
 describe('--web.max-connections', () => {
