@@ -35,7 +35,7 @@ function importsOf(prefix: string): { file: string; module: string }[] {
  * Which layer may import which, and which npm packages: a layer is a folder
  * of src/ (src/cli.ts belongs to cli) or one of its shared top-level
  * modules. A product entry names a layer or one module of it
- * (`exporter/types`, the HTTP port); 'every layer' is for the commands.
+ * (`exporter/scrape-source`, the HTTP port); 'every layer' is for the commands.
  * The README's Architecture table states exactly this table.
  */
 const LAYERS: Readonly<Record<string, { readonly product: readonly string[] | 'every layer'; readonly packages: readonly string[] }>> = {
@@ -44,11 +44,12 @@ const LAYERS: Readonly<Record<string, { readonly product: readonly string[] | 'e
   log: { product: [], packages: [] },
   version: { product: [], packages: [] },
   kvm: { product: ['abi', 'errors'], packages: ['koffi'] },
-  config: { product: ['abi', 'errors'], packages: ['yaml', 'zod'] },
+  ctf: { product: ['errors'], packages: [] },
+  config: { product: ['abi', 'errors', 'exposition'], packages: ['yaml', 'zod'] },
   exposition: { product: [], packages: ['prom-client'] },
   collectors: { product: ['abi', 'config', 'errors', 'exposition', 'kvm'], packages: [] },
-  exporter: { product: ['collectors', 'config', 'errors', 'exposition', 'kvm', 'log'], packages: [] },
-  http: { product: ['errors', 'exporter/types', 'exposition', 'log'], packages: ['bcryptjs', 'express', 'negotiator', 'yaml', 'zod'] },
+  exporter: { product: ['collectors', 'config', 'errors', 'exposition', 'kvm', 'log', 'version'], packages: [] },
+  http: { product: ['errors', 'exporter/scrape-source', 'exposition', 'log'], packages: ['bcryptjs', 'express', 'negotiator', 'yaml', 'zod'] },
   cli: { product: 'every layer', packages: [] },
 };
 

@@ -20,7 +20,7 @@ import { constants as zlibConstants, createGzip } from 'node:zlib';
 import type { Request, Response } from 'express';
 import Negotiator from 'negotiator';
 import { UnknownCollectorError } from '../errors.js';
-import type { ScrapeSource } from '../exporter/types.js';
+import type { ScrapeSource } from '../exporter/scrape-source.js';
 import type { MetricFamily } from '../exposition/family.js';
 import { renderIncrementally, type ExpositionFormat } from '../exposition/render.js';
 import type { Logger } from '../log.js';

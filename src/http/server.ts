@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express, { type Request, type Response } from 'express';
 import { ListenError, WebConfigError } from '../errors.js';
-import type { ScrapeSource } from '../exporter/types.js';
+import type { ScrapeSource } from '../exporter/scrape-source.js';
 import type { BuildInfo } from '../exposition/self-metrics.js';
 import type { Logger } from '../log.js';
 import { renderLandingPage } from './landing.js';
