@@ -157,7 +157,7 @@ export class Kernel {
     for (const factory of COLLECTORS) {
       if (!this.enabled.has(factory.name)) continue;
       try {
-        const collector = factory.create({ session, config: this.config });
+        const collector = factory.create({ session, config: this.config, logger: this.logger.child({ collector: factory.name }) });
         collectors.set(factory.name, collector);
         leftOut.push(...collector.leftOut);
       } catch (error) {

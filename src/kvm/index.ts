@@ -11,7 +11,8 @@ export {
   readDpcpu,
   readTopology,
   readZpcpu,
-  readZpcpuSpan,
+  readZpcpuEach,
+  readZpcpuRun,
   type CpuTopology,
 } from './pcpu.js';
 export { getProcs } from './proc.js';
