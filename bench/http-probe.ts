@@ -116,9 +116,11 @@ class HealthPoller {
       for (let due = performance.now(); !this.stopped; ) {
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
+        // A timer can fire a little before its time: then the poll counts from when it was sent.
+        const sent = performance.now();
         await scrapeOnce(url, agent);
         const answered = performance.now();
-        this.latencies.push(answered - due);
+        this.latencies.push(answered - Math.min(due, sent));
         due = Math.max(due + HEALTH_POLL_MS, answered);
       }
     } finally {

@@ -84,7 +84,7 @@ export interface NaiveMeasurement {
   readonly counterChecksum: string;
 }
 
-/** The exporter's counter reads alone (topology and one readZpcpuSpan per page), no families built. */
+/** The exporter's counter reads alone (topology and one readZpcpuRun per page, every CPU at once), no families built. */
 export interface ReadsOnlyMeasurement {
   readonly calls: CallCounts;
   readonly collection: Timing;

@@ -68,28 +68,28 @@ function row(cells: readonly string[]): string {
   return `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
 }
 
-/** bench/README.md: the machine, both runs, every goal in both modes, and the full run's details. */
+/** bench/README.md: the machine, both runs, every goal in each mode committed, and the full run's details. */
 export function benchReadmeBlock(runs: LatestNamedRuns): string {
   const reference = runs.full ?? runs.quick;
-  const ids = goalIds(runs);
+  const modes = (['full', 'quick'] as const).filter((mode) => runs[mode] !== undefined);
   const lines = [
     `- **Machine**: ${reference === undefined ? 'no run committed' : machineLine(reference.run)}.`,
     runLine('Full', runs.full),
     runLine('Quick', runs.quick),
     '',
-    row(['goal', 'workload', 'target', 'full', 'quick']),
-    row(['---', '---', '---', '---', '---']),
-    ...ids.map((id) => {
+    row(['goal', 'workload', 'target', ...modes]),
+    row(['---', '---', '---', ...modes.map(() => '---')]),
+    ...goalIds(runs).map((id) => {
       const full = goalOf(runs.full, id);
       const quick = goalOf(runs.quick, id);
       const any = (full ?? quick)!;
-      return row([`\`${id}\``, full?.workload ?? any.workload, targetText(any), cell(full, true), quickCell(full, quick)]);
+      const cells = { full: () => cell(full, true), quick: () => quickCell(full, quick) };
+      return row([`\`${id}\``, full?.workload ?? any.workload, targetText(any), ...modes.map((mode) => cells[mode]())]);
     }),
   ];
-  const detailed = runs.full ?? runs.quick;
-  if (detailed !== undefined) {
-    lines.push('', `What each goal measured in the ${detailed.run.mode} run:`, '', row(['goal', 'measured']), row(['---', '---']));
-    lines.push(...detailed.run.goals.map((g) => row([`\`${g.id}\``, g.detail])));
+  if (reference !== undefined) {
+    lines.push('', `What each goal measured in the ${reference.run.mode} run:`, '', row(['goal', 'measured']), row(['---', '---']));
+    lines.push(...reference.run.goals.map((g) => row([`\`${g.id}\``, g.detail])));
   }
   return lines.join('\n');
 }

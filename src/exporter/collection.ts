@@ -10,6 +10,7 @@ import type { CollectorName, Config } from '../config/types.js';
 import { DeadlineError, EntryErrors } from '../errors.js';
 import { FamilyList, type MetricFamily, type MetricSink } from '../exposition/family.js';
 import type { CpuTopology, KvmSession } from '../kvm/index.js';
+import type { Logger } from '../log.js';
 
 /** A collector whose factory threw: it serves nothing and fails every scrape with the factory's reason. */
 export class BrokenCollector implements Collector {
@@ -28,18 +29,18 @@ export interface BuiltCollectors {
   readonly leftOut: readonly string[];
 }
 
-/** Builds every enabled collector in registry order on `session`. */
-export function buildCollectors(session: KvmSession, config: Config, enabled: ReadonlySet<CollectorName>): BuiltCollectors {
+/** Builds every enabled collector in registry order on `session`, each logging through its own child logger. */
+export function buildCollectors(session: KvmSession, config: Config, enabled: ReadonlySet<CollectorName>, logger: Logger): BuiltCollectors {
   const collectors = new Map<CollectorName, Collector>();
   for (const factory of COLLECTORS) {
-    if (enabled.has(factory.name)) collectors.set(factory.name, buildCollector(factory.name, session, config));
+    if (enabled.has(factory.name)) collectors.set(factory.name, buildCollector(factory.name, session, config, logger));
   }
   return { collectors, leftOut: leftOutOf(collectors) };
 }
 
-export function buildCollector(name: CollectorName, session: KvmSession, config: Config): Collector {
+export function buildCollector(name: CollectorName, session: KvmSession, config: Config, logger: Logger): Collector {
   try {
-    return COLLECTORS.find((c) => c.name === name)!.create({ session, config });
+    return COLLECTORS.find((c) => c.name === name)!.create({ session, config, logger: logger.child({ collector: name }) });
   } catch (error) {
     return new BrokenCollector((error as Error).message);
   }

@@ -99,7 +99,7 @@ export class KernelConnection {
   private retryLeftOut(open: Open): void {
     const collectors = new Map(open.collectors);
     for (const [name, collector] of open.collectors) {
-      if (leftOutBy(name, collector).length > 0) collectors.set(name, buildCollector(name, open.session, this.config));
+      if (leftOutBy(name, collector).length > 0) collectors.set(name, buildCollector(name, open.session, this.config, this.logger));
     }
     const leftOut = leftOutOf(collectors);
     this.reportLeftOut(leftOut);
@@ -168,7 +168,7 @@ export class KernelConnection {
       this.report('cannot read the kernel through libkvm', message, nextDelayMs);
       return this.broken(message, nextDelayMs);
     }
-    const { collectors, leftOut } = buildCollectors(session, this.config, this.enabled);
+    const { collectors, leftOut } = buildCollectors(session, this.config, this.enabled, this.logger);
     this.reportLeftOut(leftOut);
     const opened = { corefile, execfile: execfile ?? 'running kernel', collectors: [...collectors.keys()].join(',') };
     // While a failure stands, a reopen is one more attempt; readTopology logs the recovery.

@@ -13,7 +13,8 @@ export {
   readDpcpu,
   readTopology,
   readZpcpu,
-  readZpcpuSpan,
+  readZpcpuEach,
+  readZpcpuRun,
   type CpuTopology,
 } from './pcpu.js';
 export { getProcs } from './proc.js';

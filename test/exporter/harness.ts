@@ -19,7 +19,7 @@ import { Exporter, type ExporterOptions } from '../../src/exporter/exporter.js';
 import { FamilyList, type MetricFamily } from '../../src/exposition/family.js';
 import { renderFamilies, type ExpositionFormat } from '../../src/exposition/render.js';
 import { KvmSession, readTopology, type CpuTopology } from '../../src/kvm/index.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { SimControl } from '../../sim/control.js';
 import type { KernelImage } from '../../sim/image/image.js';
 import { symbolAddress, type KernelManifest } from '../../sim/image/manifest.js';
@@ -111,13 +111,14 @@ export function runCollector(
   name: CollectorName,
   body = '',
   between: (session: KvmSession) => void = () => undefined,
+  logger?: Logger,
 ): CollectorRun {
   forgetPcpuCache();
   const config = kernelConfig(kernel, body);
   const session = KvmSession.open(config.kvm);
   try {
     const factory = COLLECTORS.find((c) => c.name === name)!;
-    const collector = factory.create({ session, config });
+    const collector = factory.create({ session, config, ...(logger && { logger }) });
     const topology = readTopology(session);
     between(session);
     const sink = new FamilyList();

@@ -13,10 +13,13 @@ import type { CollectorName, Config } from '../../config/types.js';
 import { EntryErrors } from '../../errors.js';
 import type { MetricSink } from '../../exposition/family.js';
 import type { CpuTopology, KvmSession } from '../../kvm/index.js';
+import type { Logger } from '../../log.js';
 
 export interface CollectorContext {
   readonly session: KvmSession;
   readonly config: Config;
+  /** For what a collector has to say once, such as a slower way of reading it fell back to (none: say nothing). */
+  readonly logger?: Logger;
 }
 
 /** What one scrape gives every collector. */
