@@ -13,7 +13,7 @@ import type { ConfigError } from '../errors.js';
 import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_STRUCT_BYTES } from './ctypes.js';
 import type { Layout } from './layouts.js';
 import { resolveField } from './layouts.js';
-import type { CounterInput, PcpuInput, VariableInput } from './schema.js';
+import type { CounterInput, DpcpuInput, PcpuInput, VariableInput } from './schema.js';
 import type { ConfigSource, KeyPath } from './source.js';
 import { formatKeyPath } from './source.js';
 import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, VariableEntry } from './types.js';
@@ -87,6 +87,7 @@ export function normaliseCounter(input: CounterInput, ctx: EntryContext): Counte
     help: input.help ?? '',
     source,
     perCpu: input.per_cpu,
+    vnet: input.vnet,
     type: input.type,
   };
 }
@@ -151,6 +152,11 @@ function arrayElementsOk(elements: readonly string[], isCounter: boolean, ctx: E
 }
 
 export function normaliseVariable(input: VariableInput, ctx: EntryContext): VariableEntry | undefined {
+  const scalar = normaliseScalar(input, ctx);
+  return scalar && { ...scalar, vnet: input.vnet };
+}
+
+function normaliseScalar(input: Omit<VariableInput, 'vnet'>, ctx: EntryContext): DpcpuEntry | undefined {
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
   const where = placement(ctx, input, CTYPE_BYTES[input.ctype]);
   if (!stemOk || where === undefined) return undefined;
@@ -166,13 +172,13 @@ export function normaliseVariable(input: VariableInput, ctx: EntryContext): Vari
   };
 }
 
-export function normaliseDpcpu(input: VariableInput, ctx: EntryContext): DpcpuEntry | undefined {
+export function normaliseDpcpu(input: DpcpuInput, ctx: EntryContext): DpcpuEntry | undefined {
   if (input.symbol.startsWith(DPCPU_PREFIX)) {
     const bare = input.symbol.slice(DPCPU_PREFIX.length);
     report(ctx, ['symbol'], `give the name as in DPCPU_DEFINE (${bare}); libkvm adds ${DPCPU_PREFIX} and translates the address per CPU only then`);
     return undefined;
   }
-  return normaliseVariable(input, ctx);
+  return normaliseScalar(input, ctx);
 }
 
 export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | undefined {

@@ -19,6 +19,7 @@ import { counterMetricNames, NameClaims, plainMetricName } from './names.js';
 import { defaultPresetsDir, knownPresets, presetFile } from './presets.js';
 import { counterSchema, dpcpuSchema, kvmSchema, pcpuSchema, variableSchema } from './schema.js';
 import { ConfigSource, readConfigText } from './source.js';
+import { resolveVnets } from './vnets.js';
 import type {
   BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, MetricKind, PcpuEntry, ProcessesConfig, VariableEntry,
 } from './types.js';
@@ -41,6 +42,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const files = preset === undefined ? [user] : [preset, user];
   const layouts = mergeLayouts(...files.map((draft) => draft.layouts));
   const sections = normaliseSections(files, layouts, errors);
+  const vnets = resolveVnets(files, layouts, [...sections.counters, ...sections.variables], errors);
   if (errors.length > 0) throw new ConfigErrors(ordered(errors, user));
   return {
     file: resolve(file),
@@ -48,6 +50,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     collectors: Object.assign({}, ...files.map((draft) => draft.collectors)),
     ...sections,
     processes: mergeProcesses(files),
+    vnets,
   };
 }
 

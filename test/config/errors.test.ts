@@ -29,8 +29,8 @@ function problems(yaml: string): string[] {
   throw new Error('the config was accepted');
 }
 
-const ALL_TOP_KEYS = 'preset, kvm, collectors, layouts, counters, variables, dpcpu, pcpu, processes';
-const COUNTER_KEYS = 'name, help, symbol, address, field, offset, array, per_cpu, type';
+const ALL_TOP_KEYS = 'preset, kvm, collectors, layouts, counters, variables, dpcpu, pcpu, processes, vnets';
+const COUNTER_KEYS = 'name, help, symbol, address, field, offset, array, per_cpu, vnet, type';
 const NAME_RULE = 'letters, digits and underscores, not starting with a digit';
 const OFFSET_RULE = 'expected a whole number of bytes from 0 to 1048576';
 const LAYOUT_S = 'layouts:\n  s: { size: 16, checked: test, fields: { f: 12, g: 0 } }\n';
@@ -161,7 +161,7 @@ const CASES: [string, string, string[]][] = [
     'bad.yml:2:39: counters[0].field: expected <layout>.<field>, such as vmmeter.v_swtch, got "v_swtch"',
   ]],
   ['unknown layout', 'preset: freebsd-14-amd64\ncounters:\n  - { name: a, symbol: vm_cnt, field: vmeter.v_swtch }\n', [
-    'bad.yml:3:39: counters[0].field: unknown layout vmeter (known layouts: pcpu, vmmeter)',
+    'bad.yml:3:39: counters[0].field: unknown layout vmeter (known layouts: pcpu, prison, vmmeter, vnet)',
   ]],
   ['field not in its layout', 'preset: freebsd-14-amd64\ncounters:\n  - { name: a, symbol: vm_cnt, field: vmmeter.v_swich }\n', [
     'bad.yml:3:39: counters[0].field: layout vmmeter has no field v_swich (did you mean v_swtch?)',
