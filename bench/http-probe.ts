@@ -29,7 +29,7 @@ export async function serveMetrics(source: ScrapeSource): Promise<RunningServer>
   return startServer({
     source,
     telemetryPath: '/metrics',
-    listenAddresses: ['127.0.0.1:0'],
+    listenAddresses: [{ text: '127.0.0.1:0', host: '127.0.0.1', port: 0 }],
     maxRequests: 40,
     timeoutOffsetSeconds: 0.5,
     logger: silentLogger(),

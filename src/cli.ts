@@ -11,6 +11,7 @@ import { runDemo } from './cli/demo.js';
 import { runOnce } from './cli/once.js';
 import { loadRunConfig } from './cli/run-config.js';
 import { runServe } from './cli/serve.js';
+import { KvmExporterError } from './errors.js';
 import { VERSION } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -53,7 +54,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`kvm_exporter: ${(error as Error).stack ?? String(error)}\n`);
+    // The exporter's own errors say what and where (a listen address taken); anything else is a bug, with its stack.
+    const text = error instanceof KvmExporterError ? error.message : ((error as Error).stack ?? String(error));
+    process.stderr.write(`kvm_exporter: ${text}\n`);
     process.exitCode = 1;
   },
 );

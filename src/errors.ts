@@ -134,6 +134,14 @@ export class WebConfigError extends KvmExporterError {
   }
 }
 
+/** The server could not listen on one of its `--web.listen-address`es (taken, not local, not permitted). */
+export class ListenError extends KvmExporterError {
+  readonly code = 'LISTEN';
+  constructor(readonly address: string, detail: string, options?: ErrorOptions) {
+    super(`cannot listen on ${address}: ${detail}`, options);
+  }
+}
+
 /** A `collect[]`/`exclude[]` parameter named a collector that is unknown or disabled. */
 export class UnknownCollectorError extends KvmExporterError {
   readonly code = 'UNKNOWN_COLLECTOR';

@@ -7,11 +7,19 @@
 import { parseArgs } from 'node:util';
 import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName } from '../config/types.js';
+import { parseListenAddress, type ListenAddress } from '../http/listen-address.js';
+import { telemetryPathProblem } from '../http/server.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
 
 /** Port 9632: not claimed by node_exporter (9100), the FreeBSD sysctl (9124), jail (9452) or process (9256) exporters. */
 export const DEFAULT_LISTEN_ADDRESS = ':9632';
 export const DEFAULT_CONFIG_FILE = '/usr/local/etc/kvm_exporter.yml';
+/**
+ * Room for a few Prometheus servers, their keep-alive connections and
+ * browsers, while a client opening sockets in a loop cannot take every file
+ * descriptor the kernel reads need.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 256;
 
 export const COMMANDS = ['serve', 'check', 'once', 'demo'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -19,10 +27,11 @@ export type Command = (typeof COMMANDS)[number];
 export interface Flags {
   readonly command: Command;
   readonly configFile: string | undefined;
-  readonly listenAddresses: readonly string[];
+  readonly listenAddresses: readonly ListenAddress[];
   readonly telemetryPath: string;
   readonly webConfigFile: string | undefined;
   readonly maxRequests: number;
+  readonly maxConnections: number;
   readonly timeoutOffsetSeconds: number;
   readonly disableExporterMetrics: boolean;
   readonly logLevel: LogLevel;
@@ -47,6 +56,7 @@ const OPTIONS = {
   'web.telemetry-path': { type: 'string', default: '/metrics' },
   'web.config.file': { type: 'string' },
   'web.max-requests': { type: 'string', default: '40' },
+  'web.max-connections': { type: 'string', default: String(DEFAULT_MAX_CONNECTIONS) },
   'web.timeout-offset': { type: 'string', default: '0.5' },
   'web.disable-exporter-metrics': { type: 'boolean', default: false },
   'log.level': { type: 'string', default: 'info' },
@@ -78,10 +88,11 @@ export function parseFlags(argv: readonly string[]): Flags {
   return {
     command: command(parsed.positionals),
     configFile: str('config.file'),
-    listenAddresses: (values['web.listen-address'] as string[] | undefined) ?? [DEFAULT_LISTEN_ADDRESS],
+    listenAddresses: ((values['web.listen-address'] as string[] | undefined) ?? [DEFAULT_LISTEN_ADDRESS]).map(listenAddress),
     telemetryPath: telemetryPath(str('web.telemetry-path')!),
     webConfigFile: str('web.config.file'),
     maxRequests: wholeNumber('web.max-requests', str('web.max-requests')!),
+    maxConnections: wholeNumber('web.max-connections', str('web.max-connections')!),
     timeoutOffsetSeconds: seconds('web.timeout-offset', str('web.timeout-offset')!),
     disableExporterMetrics: values['web.disable-exporter-metrics'] === true,
     logLevel: oneOf('log.level', str('log.level')!, LOG_LEVELS),
@@ -118,8 +129,15 @@ function collectorChoices(values: Record<string, unknown>): Map<CollectorName, b
 }
 
 function telemetryPath(path: string): string {
-  if (!path.startsWith('/')) throw new UsageError(`--web.telemetry-path must start with "/", got ${JSON.stringify(path)}`);
+  const problem = telemetryPathProblem(path);
+  if (problem) throw new UsageError(`--web.telemetry-path ${problem}, got ${JSON.stringify(path)}`);
   return path;
+}
+
+function listenAddress(text: string): ListenAddress {
+  const parsed = parseListenAddress(text);
+  if (!parsed.ok) throw new UsageError(`--web.listen-address ${JSON.stringify(text)}: ${parsed.problem}`);
+  return parsed.address;
 }
 
 function wholeNumber(flag: string, text: string): number {
@@ -176,6 +194,7 @@ export function usage(): string {
     '  --web.telemetry-path=PATH    path for metrics (default /metrics)',
     '  --web.config.file=FILE       TLS and basic auth config, exporter-toolkit format',
     '  --web.max-requests=N         concurrent scrapes, excess get 503; 0 = unlimited (default 40)',
+    `  --web.max-connections=N      open connections, excess are closed at once; 0 = unlimited (default ${DEFAULT_MAX_CONNECTIONS})`,
     '  --web.timeout-offset=S       answer this long before X-Prometheus-Scrape-Timeout-Seconds (default 0.5)',
     '  --web.disable-exporter-metrics  leave out process_*, nodejs_* and kvm_exporter_* metrics',
     '  --kvm.library=PATH           libkvm to load (overrides kvm.library in the config)',

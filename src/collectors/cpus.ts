@@ -3,7 +3,7 @@
  * CPU ids have a struct pcpu, all from the topology read at scrape start.
  */
 import type { MetricSink } from '../exposition/family.js';
-import type { Collector, CollectorFactory, Scrape } from './collector.js';
+import type { Collector, CollectorFactory, Scrape } from './framework/collector.js';
 
 export const cpusCollector: CollectorFactory = {
   name: 'cpus',
@@ -16,6 +16,7 @@ export const cpusCollector: CollectorFactory = {
 
 class CpusCollector implements Collector {
   readonly entries = [];
+  readonly leftOut = [];
 
   update(sink: MetricSink, { topology }: Scrape): void {
     const gauge = (name: string, help: string, value: number) =>

@@ -1,7 +1,7 @@
 /** Load averages over 1, 5 and 15 minutes (kvm_getloadavg). */
 import type { MetricSink } from '../exposition/family.js';
 import { getLoadavg, type KvmSession } from '../kvm/index.js';
-import type { Collector, CollectorFactory } from './collector.js';
+import type { Collector, CollectorFactory } from './framework/collector.js';
 
 const WINDOWS = [1, 5, 15] as const;
 
@@ -16,6 +16,7 @@ export const loadavgCollector: CollectorFactory = {
 
 class LoadavgCollector implements Collector {
   readonly entries = [];
+  readonly leftOut = [];
 
   constructor(private readonly session: KvmSession) {}
 

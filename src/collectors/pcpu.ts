@@ -4,12 +4,13 @@
  * A `divide_by` variable (such as `stathz`, to turn statclock ticks into
  * seconds) is read once, when the collector is created: it is fixed at boot.
  */
+import { CTYPE_BYTES, PCPU_SIZE, decodeCType } from '../abi.js';
+import { metricName } from '../config/names.js';
 import type { PcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
-import { PCPU_SIZE, getPcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, describeSource, entryKey, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
-import { ctypeWidth, decodeCType } from './ctype.js';
-import { metricName } from '../config/names.js';
+import { getPcpu, type KvmSession } from '../kvm/index.js';
+import { FailureList, type CollectorFactory, type Scrape } from './framework/collector.js';
+import { EntryCollector, describeSource, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
 
 interface PcpuField {
   readonly entry: PcpuEntry;
@@ -25,24 +26,18 @@ export const pcpuCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'struct pcpu fields from the config, per CPU (kvm_getpcpu)',
   create({ session, config }) {
-    const fields: PcpuField[] = [];
-    const entries: EntryReport[] = [];
-    for (const entry of config.pcpu) {
-      const source = describeSource('struct pcpu', entry.field, entry.offset);
+    const describe = (entry: PcpuEntry) => describeSource('struct pcpu', entry.field, entry.offset);
+    const resolved = resolveEntries(config, config.pcpu, describe, (entry, key) => {
+      const source = describe(entry);
       const name = metricName(entry.name, entry.type);
-      const key = entryKey(entry.origin, config);
-      try {
-        const by = divisor(session, entry);
-        const lead = entry.help ? `${entry.help}. ` : '';
-        const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
-        const labelNames = entry.count > 1 ? ['cpu', entry.elementLabel?.name ?? 'index'] : ['cpu'];
-        fields.push({ entry, name, help: `${lead}${source} (${entry.ctype}${per}), per CPU`, divisor: by, labelNames });
-        entries.push({ key, source, address: BigInt(entry.offset), metrics: [name] });
-      } catch (error) {
-        entries.push({ key, source, metrics: [], problem: (error as Error).message });
-      }
-    }
-    return new PcpuCollector(session, fields, entries);
+      const by = divisor(session, entry);
+      const lead = entry.help ? `${entry.help}. ` : '';
+      const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
+      const labelNames = entry.count > 1 ? ['cpu', entry.elementLabel?.name ?? 'index'] : ['cpu'];
+      const item = { entry, name, help: `${lead}${source} (${entry.ctype}${per}), per CPU`, divisor: by, labelNames };
+      return [{ item, report: { key, source, address: BigInt(entry.offset), metrics: [name] } }];
+    });
+    return new PcpuCollector(session, resolved);
   },
 };
 
@@ -53,18 +48,19 @@ function divisor(session: KvmSession, entry: PcpuEntry): number {
   return value;
 }
 
-class PcpuCollector implements Collector {
+class PcpuCollector extends EntryCollector<PcpuField> {
   constructor(
     private readonly session: KvmSession,
-    private readonly fields: readonly PcpuField[],
-    readonly entries: readonly EntryReport[],
-  ) {}
+    resolved: ResolvedEntries<PcpuField>,
+  ) {
+    super(resolved);
+  }
 
   update(sink: MetricSink, scrape: Scrape): void {
-    if (this.fields.length === 0) return;
+    if (this.items.length === 0) return;
     const failures = new FailureList();
     const copies = this.readAll(scrape, failures);
-    for (const field of this.fields) {
+    for (const field of this.items) {
       sink.add({
         name: field.name,
         help: field.help,
@@ -108,7 +104,7 @@ function staleCpuTable(cpu: number): Error {
 
 function fieldSeries(field: PcpuField, cpu: number, pcpu: Buffer): Series[] {
   const { entry, divisor } = field;
-  const width = ctypeWidth(entry.ctype);
+  const width = CTYPE_BYTES[entry.ctype];
   const series: Series[] = [];
   for (let i = 0; i < entry.count; i++) {
     const offset = entry.offset + i * width;

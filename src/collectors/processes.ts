@@ -5,13 +5,12 @@
  *
  * Two lists are read per scrape: one record per process (KERN_PROC_PROC),
  * then one per thread (KERN_PROC_PROC | KERN_PROC_INC_THREAD). Both are read
- * in place through DataViews over libkvm's buffer and counted before the next
- * call frees it.
+ * in place over libkvm's buffer and counted before the next call frees it.
  */
 import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { KERN_PROC, PROC_STATES, getProcs, type KinfoProcList, type KvmSession } from '../kvm/index.js';
-import type { Collector, CollectorFactory, Scrape } from './collector.js';
+import type { Collector, CollectorFactory, Scrape } from './framework/collector.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
 /** The series that takes everything past a breakdown's cap. */
@@ -28,6 +27,7 @@ export const processesCollector: CollectorFactory = {
 
 class ProcessesCollector implements Collector {
   readonly entries = [];
+  readonly leftOut = [];
 
   constructor(
     private readonly session: KvmSession,

@@ -9,8 +9,8 @@
  * entry that cannot be used, so one load reports everything at once.
  */
 import { resolve } from 'node:path';
+import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_SIZE } from '../abi.js';
 import type { ConfigError } from '../errors.js';
-import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_STRUCT_BYTES } from './ctypes.js';
 import type { Layout } from './layouts.js';
 import { resolveField } from './layouts.js';
 import type { CounterInput, DpcpuInput, PcpuInput, VariableInput } from './schema.js';
@@ -211,9 +211,9 @@ function pcpuFieldOk(field: string | undefined, ctx: EntryContext): boolean {
 
 function insidePcpu(where: Placement, width: number, count: number, ctx: EntryContext): boolean {
   const end = where.offset + width * count;
-  if (end <= PCPU_STRUCT_BYTES) return true;
+  if (end <= PCPU_SIZE) return true;
   const key = where.field === undefined ? 'offset' : 'field';
-  report(ctx, [key], `offset ${where.offset} plus ${count} × ${width} bytes passes the end of struct pcpu (${PCPU_STRUCT_BYTES} bytes on amd64)`);
+  report(ctx, [key], `offset ${where.offset} plus ${count} × ${width} bytes passes the end of struct pcpu (${PCPU_SIZE} bytes on amd64)`);
   return false;
 }
 

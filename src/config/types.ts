@@ -3,13 +3,11 @@
  * the YAML has passed the schema, defaults are filled in, presets are merged
  * and paths are made absolute. Collectors read only this shape.
  */
+import type { CType } from '../abi.js';
 
 export type MetricKind = 'counter' | 'gauge' | 'untyped';
 
-/** C types a kernel variable may have (amd64 widths: long and pointer are 8 bytes). */
-export type CType =
-  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'long' | 'ulong' | 'pointer';
+export type { CType } from '../abi.js';
 
 /** Where an entry sits in the file it came from, for messages found after loading. */
 export interface Origin {

@@ -9,7 +9,7 @@
  * The event loop is yielded between collectors so health checks and the
  * landing page stay answerable during a long scrape.
  */
-import { COLLECTORS, entryProblems, type Collector, type Scrape } from '../collectors/index.js';
+import { COLLECTORS, type Collector, type Scrape } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { DeadlineError, UnknownCollectorError } from '../errors.js';
 import { FamilyList, type MetricFamily } from '../exposition/family.js';
@@ -83,7 +83,7 @@ export class Exporter implements ScrapeSource {
       kernelUp: error === undefined,
       ...(error !== undefined && { kernelError: error }),
       collectors,
-      configProblems: this.kernel.problems,
+      leftOut: this.kernel.leftOut,
     };
   }
 
@@ -184,8 +184,8 @@ function runCollector(
  * collector did not read everything it was configured to read.
  */
 function leftOutEntries(collector: Collector): string | undefined {
-  const problems = entryProblems(collector);
-  return problems.length === 0 ? undefined : `config entries left out: ${problems.join('; ')}`;
+  const { leftOut } = collector;
+  return leftOut.length === 0 ? undefined : `config entries left out: ${leftOut.join('; ')}`;
 }
 
 function describe(error: unknown): string {

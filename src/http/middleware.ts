@@ -10,7 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../log.js';
 import { parseBasicAuth } from './basic-auth.js';
-import { sendText, type RouteHandler } from './metrics-route.js';
+import { sendText, type RouteHandler } from './respond.js';
 import type { ActiveWebConfig, WebConfigWatcher } from './web-config-watch.js';
 
 /** Exact-path dispatch: GET and HEAD only; any other method on a known path is 405. */

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { knownPresets } from '../../src/config/presets.js';
 import { MAX_OFFSET, MAX_PCPU_COUNT, MAX_SERIES_LIMIT, SCHEMA_KEYS } from '../../src/config/schema.js';
 import { MAX_ALIAS_COUNT, MAX_CONFIG_BYTES } from '../../src/config/source.js';
-import { CTYPES } from '../../src/config/ctypes.js';
+import { CTYPES } from '../../src/abi.js';
 
 const README = readFileSync(new URL('../../config/README.md', import.meta.url), 'utf8');
 const PRESETS_DIR = new URL('../../config/presets', import.meta.url).pathname;
