@@ -24,7 +24,8 @@ export const variablesCollector: CollectorFactory = {
   description: 'plain kernel variables from the config (kvm_read)',
   create({ session, config }) {
     const describe = (entry: VariableEntry) => describeSource(entry.symbol, entry.field, entry.offset);
-    const resolved = resolveEntries(config, config.variables, describe, (entry, key) => {
+    // vnet: true entries are the vnet collector's: read in every network stack.
+    const resolved = resolveEntries(config, config.variables.filter((entry) => !entry.vnet), describe, (entry, key) => {
       const source = describe(entry);
       const name = metricName(entry.name, entry.type);
       const address = session.lookup(entry.symbol).address + BigInt(entry.offset);

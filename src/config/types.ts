@@ -114,7 +114,7 @@ export interface VnetsConfig {
 }
 
 export type CollectorName =
-  | 'counters' | 'variables' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
+  | 'counters' | 'variables' | 'vnet' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
 
 export interface Config {
   /** Absolute path of the file this was loaded from. */

@@ -13,6 +13,7 @@
  */
 import type { CType, Config, CounterEntry, MetricKind } from '../../src/config/types.js';
 import type { KernelImage } from '../../sim/image/image.js';
+import { JailTable } from '../../sim/image/jails.js';
 import type { KinfoProcess } from '../../sim/image/kinfo.js';
 import { symbolAddress, type KernelManifest } from '../../sim/image/manifest.js';
 import type { ParsedScrape, Sample } from '../support/parse.js';
@@ -89,20 +90,54 @@ function metric(stem: string, type: MetricKind): string {
   return `kvm_${stem}${type === 'counter' ? '_total' : ''}`;
 }
 
+/**
+ * The network stacks a vnet: true entry is read in, as the image's own lists hold them:
+ * the host's (jid "0", "host") and each jail's own, by jid; a kernel without VIMAGE has the host's only.
+ */
+function stacksOf(image: KernelImage, manifest: KernelManifest): { labels: Record<string, string>; dataBase: bigint }[] {
+  if (manifest.jails === undefined) return [{ labels: { jid: '0', jail: 'host' }, dataBase: 0n }];
+  const vnets = new JailTable(image, manifest).vnets();
+  return vnets
+    .map((v) => ({ labels: { jid: String(v.jail?.jid ?? 0), jail: v.jail?.name ?? 'host' }, dataBase: v.dataBase }))
+    .sort((a, b) => Number(a.labels.jid) - Number(b.labels.jid));
+}
+
 function counterTruth(image: KernelImage, manifest: KernelManifest, entry: CounterEntry, present: readonly number[], add: Add): void {
+  if (!entry.vnet) {
+    stackCounterTruth(image, entry, present, add, {}, (element) => handleOf(image, manifest, entry, element));
+    return;
+  }
+  const source = entry.source;
+  if (source.kind === 'address') return;
+  const raw = manifest.symbols[`vnet_entry_${source.symbol}`] ?? manifest.symbols[source.symbol];
+  if (raw === undefined) return;
+  for (const stack of stacksOf(image, manifest)) {
+    const at = BigInt.asUintN(64, stack.dataBase + BigInt(raw.address) + BigInt(source.offset));
+    stackCounterTruth(image, entry, present, add, stack.labels, (element) => image.readU64(at + BigInt(8 * element)));
+  }
+}
+
+function stackCounterTruth(
+  image: KernelImage,
+  entry: CounterEntry,
+  present: readonly number[],
+  add: Add,
+  labels: Record<string, string>,
+  handleAt: (element: number) => bigint | undefined,
+): void {
   const signed = entry.type !== 'counter';
   const stems = entry.source.kind === 'array' ? entry.source.elements.map((e) => `${entry.name}_${e}`) : [entry.name];
   stems.forEach((stem, element) => {
-    const handle = handleOf(image, manifest, entry, element);
+    const handle = handleAt(element);
     if (handle === undefined) return;
     const copies = present.map((cpu) => {
       const raw = image.readCounter(handle, cpu);
       return signed ? BigInt.asIntN(64, raw) : raw;
     });
     const sum = copies.reduce((a, b) => a + b, 0n);
-    add(metric(stem, entry.type), {}, Number(signed ? sum : BigInt.asUintN(64, sum)));
+    add(metric(stem, entry.type), labels, Number(signed ? sum : BigInt.asUintN(64, sum)));
     if (!entry.perCpu) return;
-    present.forEach((cpu, i) => add(metric(`${stem}_percpu`, entry.type), { cpu: String(cpu) }, Number(copies[i]!)));
+    present.forEach((cpu, i) => add(metric(`${stem}_percpu`, entry.type), { ...labels, cpu: String(cpu) }, Number(copies[i]!)));
   });
 }
 
