@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
  * kvm_exporter's entry point: parse the flags, load the config, and run the
- * command (serve, check, once, demo). Exit status: 0 success, 1 a problem
+ * command (serve, check, once, demo, layout). Exit status: 0 success, 1 a problem
  * found (invalid config, unreadable kernel, failing collector), 2 a
  * command-line mistake.
  */
 import { runCheck } from './cli/check.js';
 import { UsageError, enabledCollectors, parseFlags, usage, type Flags } from './cli/flags.js';
 import { runDemo } from './cli/demo.js';
+import { runLayout } from './cli/layout.js';
 import { runOnce } from './cli/once.js';
 import { loadRunConfig } from './cli/run-config.js';
 import { runServe } from './cli/serve.js';
@@ -34,6 +35,8 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (flags.command) {
     case 'demo':
       return runDemo(flags);
+    case 'layout':
+      return runLayout(flags);
     case 'serve':
       return runServe(flags);
     case 'check':

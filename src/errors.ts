@@ -157,3 +157,11 @@ export class EntryErrors extends KvmExporterError {
     super(failures.map((f) => `${f.key}: ${f.error.message}`).join('; '));
   }
 }
+
+/** A CTF section or the ELF file around it is malformed, or asks for something the reader refuses. */
+export class CtfError extends KvmExporterError {
+  readonly code = 'CTF';
+  constructor(readonly file: string, problem: string) {
+    super(`${file}: ${problem}`);
+  }
+}

@@ -21,7 +21,9 @@ export const DEFAULT_CONFIG_FILE = '/usr/local/etc/kvm_exporter.yml';
  */
 export const DEFAULT_MAX_CONNECTIONS = 256;
 
-export const COMMANDS = ['serve', 'check', 'once', 'demo'] as const;
+export const COMMANDS = ['serve', 'check', 'once', 'demo', 'layout'] as const;
+export const LAYOUT_FORMATS = ['text', 'json'] as const;
+export type LayoutFormat = (typeof LAYOUT_FORMATS)[number];
 export type Command = (typeof COMMANDS)[number];
 
 export interface Flags {
@@ -40,6 +42,10 @@ export interface Flags {
   readonly kvmExecfile: string | undefined;
   readonly kvmCorefile: string | undefined;
   readonly runas: string | undefined;
+  /** `layout`: the structs, unions, typedefs or `var:NAME` variables to print. */
+  readonly names: readonly string[];
+  /** `layout`: pahole-like text or JSON. */
+  readonly format: LayoutFormat;
   /** Per-collector choices from the command line; absent = config or default. */
   readonly collectors: ReadonlyMap<CollectorName, boolean>;
   readonly disableDefaults: boolean;
@@ -65,6 +71,7 @@ const OPTIONS = {
   'kvm.execfile': { type: 'string' },
   'kvm.corefile': { type: 'string' },
   runas: { type: 'string' },
+  format: { type: 'string', default: 'text' },
   'collector.disable-defaults': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
@@ -87,6 +94,8 @@ export function parseFlags(argv: readonly string[]): Flags {
   const str = (name: string) => values[name] as string | undefined;
   return {
     command: command(parsed.positionals),
+    names: parsed.positionals.slice(1),
+    format: oneOf('format', str('format')!, LAYOUT_FORMATS),
     configFile: str('config.file'),
     listenAddresses: ((values['web.listen-address'] as string[] | undefined) ?? [DEFAULT_LISTEN_ADDRESS]).map(listenAddress),
     telemetryPath: telemetryPath(str('web.telemetry-path')!),
@@ -109,11 +118,12 @@ export function parseFlags(argv: readonly string[]): Flags {
 }
 
 function command(positionals: readonly string[]): Command {
-  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   const name = positionals[0] ?? 'serve';
   if (!(COMMANDS as readonly string[]).includes(name)) {
     throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.join(', ')}`);
   }
+  if (name === 'layout' && positionals.length < 2) throw new UsageError('layout needs at least one struct, union, typedef or var:NAME');
+  if (name !== 'layout' && positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   return name as Command;
 }
 
@@ -179,6 +189,7 @@ export function usage(): string {
   );
   return [
     'usage: kvm_exporter [serve|check|once|demo] [flags]',
+    '       kvm_exporter layout [--kvm.execfile=FILE] [--format=text|json] STRUCT|var:NAME...',
     '',
     'Exports FreeBSD kernel counters read through libkvm to Prometheus.',
     '',
@@ -187,6 +198,7 @@ export function usage(): string {
     '  check   validate the config, open the kernel, resolve and read every entry; exit 1 on any problem',
     '  once    print one scrape to standard output; exit 1 if a collector failed',
     '  demo    run against the built-in simulated kernel, with counters moving, and serve it',
+    "  layout  print structs' sizes and member offsets, or variables' types, from the kernel's CTF",
     '',
     'flags:',
     `  --config.file=FILE           YAML config (default ${DEFAULT_CONFIG_FILE}; demo: config/demo.yml)`,
@@ -196,11 +208,12 @@ export function usage(): string {
     '  --web.max-requests=N         concurrent scrapes, excess get 503; 0 = unlimited (default 40)',
     `  --web.max-connections=N      open connections, excess are closed at once; 0 = unlimited (default ${DEFAULT_MAX_CONNECTIONS})`,
     '  --web.timeout-offset=S       answer this long before X-Prometheus-Scrape-Timeout-Seconds (default 0.5)',
-    '  --web.disable-exporter-metrics  leave out process_*, nodejs_* and kvm_exporter_* metrics',
+    '  --web.disable-exporter-metrics  leave out the Node.js process metrics (process_*, nodejs_*)',
     '  --kvm.library=PATH           libkvm to load (overrides kvm.library in the config)',
     '  --kvm.execfile=FILE          kernel image (overrides kvm.execfile)',
     '  --kvm.corefile=FILE          /dev/mem or a crash dump (overrides kvm.corefile)',
     '  --runas=USER[:GROUP]         open the kernel, then drop to this user before serving',
+    '  --format=FORMAT              layout: text (like pahole) or json (default text)',
     '  --log.level=LEVEL            debug, info, warn or error (default info)',
     '  --log.format=FORMAT          logfmt or json (default logfmt)',
     '  --collector.disable-defaults only run collectors enabled explicitly',

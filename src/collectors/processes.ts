@@ -8,7 +8,8 @@
  * in place over libkvm's buffer and counted before the next call frees it.
  */
 import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
-import type { MetricSink, Series } from '../exposition/family.js';
+import { PROCESSES_METRICS } from '../exposition/builtin-metrics.js';
+import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition/family.js';
 import { KERN_PROC, PROC_STATES, getProcs, type KinfoProcList, type KvmSession } from '../kvm/index.js';
 import type { Collector, CollectorFactory, Scrape } from './framework/collector.js';
 
@@ -36,28 +37,28 @@ class ProcessesCollector implements Collector {
 
   update(sink: MetricSink, scrape: Scrape): void {
     const procs = getProcs(this.session, KERN_PROC.PROC);
-    sink.add(stateFamily('kvm_processes', 'Processes by state (ki_stat of kvm_getprocs KERN_PROC_PROC)', procs));
+    sink.add(stateFamily(PROCESSES_METRICS.processes, procs));
     this.emitBreakdowns(sink, procs);
     scrape.checkDeadline();
     const threads = getProcs(this.session, KERN_PROC.PROC | KERN_PROC.INC_THREAD);
-    sink.add(stateFamily('kvm_threads', 'Threads by state (ki_stat of kvm_getprocs KERN_PROC_INC_THREAD)', threads));
+    sink.add(stateFamily(PROCESSES_METRICS.threads, threads));
   }
 
   private emitBreakdowns(sink: MetricSink, procs: KinfoProcList): void {
     const { byJail, byUser, byCommand } = this.config;
     if (byJail.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_jail', 'Processes per jail (ki_jid)', 'jid', byJail, procs, (i) => String(procs.jid(i))));
+      sink.add(breakdownFamily(PROCESSES_METRICS.byJail, byJail, procs, (i) => String(procs.jid(i))));
     }
     if (byUser.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_user', 'Processes per effective user id (ki_uid)', 'uid', byUser, procs, (i) => String(procs.uid(i))));
+      sink.add(breakdownFamily(PROCESSES_METRICS.byUser, byUser, procs, (i) => String(procs.uid(i))));
     }
     if (byCommand.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_command', 'Processes per command name (ki_comm)', 'command', byCommand, procs, (i) => procs.comm(i)));
+      sink.add(breakdownFamily(PROCESSES_METRICS.byCommand, byCommand, procs, (i) => procs.comm(i)));
     }
   }
 }
 
-function stateFamily(name: string, help: string, list: KinfoProcList) {
+function stateFamily(head: FamilyHead, list: KinfoProcList): MetricFamily {
   const counts = new Array<number>(STATE_LABELS.length).fill(0);
   for (let i = 0; i < list.count; i++) {
     const stat = list.stat(i);
@@ -67,21 +68,14 @@ function stateFamily(name: string, help: string, list: KinfoProcList) {
   const series: Series[] = STATE_LABELS.map((state, i) => ({ labels: [state], value: counts[i]! })).filter(
     (s) => s.labels[0] !== 'unknown' || s.value > 0,
   );
-  return { name, help, type: 'gauge' as const, labelNames: ['state'], series };
+  return { ...head, series };
 }
 
 /**
  * Counts processes per key; past `maxSeries` keys, the largest
  * `maxSeries - 1` keep their series and the rest are summed under "other".
  */
-function breakdownFamily(
-  name: string,
-  help: string,
-  label: string,
-  cap: BreakdownConfig,
-  list: KinfoProcList,
-  keyOf: (i: number) => string,
-) {
+function breakdownFamily(head: FamilyHead, cap: BreakdownConfig, list: KinfoProcList, keyOf: (i: number) => string): MetricFamily {
   const counts = new Map<string, number>();
   for (let i = 0; i < list.count; i++) {
     const key = keyOf(i);
@@ -95,5 +89,5 @@ function breakdownFamily(
     entries = [...kept, [OTHER, rest]];
   }
   const series: Series[] = entries.map(([key, value]) => ({ labels: [key], value }));
-  return { name, help: `${help}; at most ${cap.maxSeries} series, the rest summed as "${OTHER}"`, type: 'gauge' as const, labelNames: [label], series };
+  return { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OTHER}"`, series };
 }

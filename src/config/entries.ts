@@ -16,7 +16,8 @@ import { resolveField } from './layouts.js';
 import type { CounterInput, DpcpuInput, PcpuInput, VariableInput } from './schema.js';
 import type { ConfigSource, KeyPath } from './source.js';
 import { formatKeyPath } from './source.js';
-import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, VariableEntry } from './types.js';
+import { counterNames, dpcpuNames, pcpuNames, variableNames } from './names.js';
+import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, ScalarEntry, VariableEntry } from './types.js';
 
 /** Where an entry is and what it can resolve against. */
 export interface EntryContext {
@@ -81,7 +82,7 @@ export function normaliseCounter(input: CounterInput, ctx: EntryContext): Counte
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
   const source = counterSource(input, ctx);
   if (!stemOk || source === undefined) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
@@ -90,6 +91,7 @@ export function normaliseCounter(input: CounterInput, ctx: EntryContext): Counte
     vnet: input.vnet,
     type: input.type,
   };
+  return { ...entry, ...counterNames(entry) };
 }
 
 function counterSource(input: CounterInput, ctx: EntryContext): CounterSource | undefined {
@@ -152,15 +154,19 @@ function arrayElementsOk(elements: readonly string[], isCounter: boolean, ctx: E
 }
 
 export function normaliseVariable(input: VariableInput, ctx: EntryContext): VariableEntry | undefined {
-  const scalar = normaliseScalar(input, ctx);
+  const scalar = normaliseScalar(input, ctx, (entry) => variableNames(entry, input.vnet));
   return scalar && { ...scalar, vnet: input.vnet };
 }
 
-function normaliseScalar(input: Omit<VariableInput, 'vnet'>, ctx: EntryContext): DpcpuEntry | undefined {
+function normaliseScalar(
+  input: DpcpuInput,
+  ctx: EntryContext,
+  names: (entry: Omit<ScalarEntry, 'sourceText' | 'family'>) => Pick<ScalarEntry, 'sourceText' | 'family'>,
+): ScalarEntry | undefined {
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
   const where = placement(ctx, input, CTYPE_BYTES[input.ctype]);
   if (!stemOk || where === undefined) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
@@ -170,6 +176,7 @@ function normaliseScalar(input: Omit<VariableInput, 'vnet'>, ctx: EntryContext):
     scale: input.scale,
     type: input.type,
   };
+  return { ...entry, ...names(entry) };
 }
 
 export function normaliseDpcpu(input: DpcpuInput, ctx: EntryContext): DpcpuEntry | undefined {
@@ -178,7 +185,7 @@ export function normaliseDpcpu(input: DpcpuInput, ctx: EntryContext): DpcpuEntry
     report(ctx, ['symbol'], `give the name as in DPCPU_DEFINE (${bare}); libkvm adds ${DPCPU_PREFIX} and translates the address per CPU only then`);
     return undefined;
   }
-  return normaliseScalar(input, ctx);
+  return normaliseScalar(input, ctx, dpcpuNames);
 }
 
 export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | undefined {
@@ -189,7 +196,7 @@ export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | 
     ? placement(ctx, input, width * input.count, 'needs field (pcpu.<field>) or offset (bytes into struct pcpu)')
     : undefined;
   if (!stemOk || !labelOk || where === undefined || !insidePcpu(where, width, input.count, ctx)) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
@@ -201,6 +208,7 @@ export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | 
     ...(input.divide_by === undefined ? {} : { divideBy: input.divide_by }),
     type: input.type,
   };
+  return { ...entry, ...pcpuNames(entry) };
 }
 
 function pcpuFieldOk(field: string | undefined, ctx: EntryContext): boolean {

@@ -4,6 +4,7 @@
  * and paths are made absolute. Collectors read only this shape.
  */
 import type { CType } from '../abi.js';
+import type { FamilyHead } from '../exposition/family.js';
 
 export type MetricKind = 'counter' | 'gauge' | 'untyped';
 
@@ -36,6 +37,21 @@ export type CounterSource =
   /** A raw handle value (an offset from `__pcpu` on amd64). */
   | { readonly kind: 'address'; readonly handle: bigint };
 
+/** A family a config entry produces, named once at load (names.ts) and emitted as is by its collector. */
+export interface EntryFamily extends FamilyHead {
+  readonly type: MetricKind;
+}
+
+/** One counter(9) handle of a counters entry: the entry's only one, or one array element's. */
+export interface CounterHandleNames {
+  readonly element?: string;
+  /** Where the handle is stored, as the kernel spells it: `vm_cnt.v_swtch`, `tcps_states[4] (established)`. */
+  readonly sourceText: string;
+  readonly sum: EntryFamily;
+  /** With `per_cpu`: the family with a series per CPU. */
+  readonly percpu?: EntryFamily;
+}
+
 export interface CounterEntry {
   readonly origin: Origin;
   /** Metric stem: `kvm_<name>_total`, `kvm_<name>_percpu_total`; arrays add `_<element>`. */
@@ -46,6 +62,9 @@ export interface CounterEntry {
   /** Read in every network stack (VNET), each series labelled with jid and jail. */
   readonly vnet: boolean;
   readonly type: MetricKind;
+  /** Where the handle(s) come from, as the kernel spells it. */
+  readonly sourceText: string;
+  readonly handles: readonly CounterHandleNames[];
 }
 
 /** A scalar kernel variable read at `symbol + offset`. */
@@ -62,6 +81,9 @@ export interface ScalarEntry {
   /** Multiplied into the value; e.g. 4096 for a page count exported in bytes. */
   readonly scale: number;
   readonly type: MetricKind;
+  /** Where the value comes from, as the kernel spells it: `vm_cnt.v_free_count`, `DPCPU pcputicks`. */
+  readonly sourceText: string;
+  readonly family: EntryFamily;
 }
 
 /** A plain kernel variable (kvm_read); with `vnet`, a VNET variable read in every network stack. */
@@ -86,6 +108,9 @@ export interface PcpuEntry {
   /** Divide by this kernel int variable's value (e.g. `stathz` for ticks to seconds). */
   readonly divideBy?: string;
   readonly type: MetricKind;
+  /** Where the value comes from: `struct pcpu.pc_cp_time`. */
+  readonly sourceText: string;
+  readonly family: EntryFamily;
 }
 
 export interface BreakdownConfig {

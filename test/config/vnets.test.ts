@@ -28,7 +28,7 @@ describe('vnets', () => {
   });
 
   it('takes the limits and resolves the vnet and prison layouts into walk offsets', () => {
-    const config = parseConfig(`${LAYOUTS}vnets: { max: 20, max_series: 5 }\ncounters:\n  - { name: udp, symbol: udpstat, array: [a, b], vnet: true }\n`, 'v.yml');
+    const config = parseConfig(`${LAYOUTS}vnets: { max: 20, max_series: 5 }\ncounters:\n  - { name: udp, symbol: udpstat, array: [ipackets, opackets], vnet: true }\n`, 'v.yml');
     expect(config.vnets).toEqual({
       max: 20,
       maxSeries: 5,

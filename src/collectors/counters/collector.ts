@@ -12,12 +12,12 @@ import type { MetricFamily, MetricSink, Series } from '../../exposition/family.j
 import { counterU64Fetch, readZpcpuSpan, type KvmSession } from '../../kvm/index.js';
 import { FailureList, type CollectorFactory, type Scrape } from '../framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from '../framework/config-entries.js';
-import { describeCounterSource, resolveCounter, type Counter, type FamilyHead } from './handles.js';
+import type { EntryFamily } from '../../config/types.js';
+import { resolveCounter, type Counter } from './handles.js';
 import { copyAt, int32Words, planSpans, total, type Span, type SpanMember } from './spans.js';
 
-/** Label lists shared by every family and series of every scrape; frozen, so sharing is safe. */
+/** The label list shared by every unlabelled series of every scrape; frozen, so sharing is safe. */
 const NO_LABELS: readonly string[] = Object.freeze([]);
-const CPU_LABEL: readonly string[] = Object.freeze(['cpu']);
 
 export const countersCollector: CollectorFactory = {
   name: 'counters',
@@ -26,7 +26,7 @@ export const countersCollector: CollectorFactory = {
   create({ session, config }) {
     // vnet: true entries are the vnet collector's: read in every network stack.
     const entries = config.counters.filter((entry) => !entry.vnet);
-    const resolved = resolveEntries(config, entries, describeCounterSource, (entry, key) => resolveCounter(session, entry, key));
+    const resolved = resolveEntries(config, entries, (entry, key) => resolveCounter(session, entry, key));
     return new CountersCollector(session, resolved);
   },
 };
@@ -98,7 +98,7 @@ class CountersCollector extends EntryCollector<Counter> {
     try {
       const raw = counterU64Fetch(this.session, counter.handle, ncpus);
       const value = counter.signed ? Number(BigInt.asIntN(64, raw)) : Number(raw);
-      sink.add(family(counter.sum, NO_LABELS, [{ labels: NO_LABELS, value }]));
+      sink.add(family(counter.sum, [{ labels: NO_LABELS, value }]));
     } catch (error) {
       failures.add(counter.key, error);
     }
@@ -121,13 +121,13 @@ function emitMember(run: SpanScrape, { counter, offset }: SpanMember<Counter>, w
     if (value < 0 && negative < 0) negative = i;
     if (series) series[i] = { labels: cpuLabels[i]!, value };
   }
-  run.sink.add(family(counter.sum, NO_LABELS, [{ labels: NO_LABELS, value: total(sum, counter.signed) }]));
+  run.sink.add(family(counter.sum, [{ labels: NO_LABELS, value: total(sum, counter.signed) }]));
   if (!counter.percpu || !series) return;
   if (negative >= 0 && !counter.signed) {
     run.failures.add(counter.key, decrementedCounter(counter, cpus[negative]!));
     return;
   }
-  run.sink.add(family(counter.percpu, CPU_LABEL, series));
+  run.sink.add(family(counter.percpu, series));
 }
 
 function decrementedCounter(counter: Counter, cpu: number): Error {
@@ -137,6 +137,6 @@ function decrementedCounter(counter: Counter, cpu: number): Error {
   );
 }
 
-function family(head: FamilyHead, labelNames: readonly string[], series: Series[]): MetricFamily {
-  return { name: head.name, help: head.help, type: head.type, labelNames, series };
+function family(head: EntryFamily, series: Series[]): MetricFamily {
+  return { name: head.name, help: head.help, type: head.type, labelNames: head.labelNames, series };
 }

@@ -13,7 +13,7 @@
  * published under a label that may now belong to another jail. A broken
  * list fails the whole collector for that scrape (KVM_VNET_WALK).
  */
-import type { Config } from '../../config/types.js';
+import type { Config, CounterEntry, EntryFamily, VariableEntry } from '../../config/types.js';
 import { decodeCType } from '../../abi.js';
 import type { MetricFamily, MetricSink, Series } from '../../exposition/family.js';
 import {
@@ -32,8 +32,6 @@ import { EntryCollector, resolveEntries, type Resolved } from '../framework/conf
 import { itemBytes, itemMetrics, resolveVnetCounter, resolveVnetVariable, type VnetCounter, type VnetItem } from './entries.js';
 
 export const OTHER = 'other';
-const STACK_LABELS: readonly string[] = Object.freeze(['jid', 'jail']);
-const PERCPU_LABELS: readonly string[] = Object.freeze(['jid', 'jail', 'cpu']);
 const OTHER_LABELS: readonly string[] = Object.freeze([OTHER, OTHER]);
 
 /** The host's stack on a kernel without VIMAGE: VNET variables are globals, at their own address. */
@@ -52,12 +50,12 @@ export const vnetCollector: CollectorFactory = {
   create({ session, config }) {
     const vimage = session.tryLookup('vnet_head') !== undefined;
     const stacks = setupStacks(session, config, vimage);
-    const resolve = <E, I extends VnetItem>(make: (entry: E, key: string) => I) => (entry: E, key: string): Resolved<VnetItem>[] => {
+    const resolve = <E>(make: (entry: E, key: string) => VnetItem) => (entry: E, key: string): Resolved<VnetItem>[] => {
       const item = make(entry, key);
       return [{ item, report: { key, source: `${item.source} (VNET, in every network stack)`, address: item.offset, metrics: itemMetrics(item) } }];
     };
-    const counters = resolveEntries(config, config.counters.filter((e) => e.vnet), (e) => e.name, resolve((e, k) => resolveVnetCounter(session, e, k, vimage)));
-    const variables = resolveEntries(config, config.variables.filter((e) => e.vnet), (e) => e.name, resolve((e, k) => resolveVnetVariable(session, e, k, vimage)));
+    const counters = resolveEntries(config, config.counters.filter((e) => e.vnet), resolve((e: CounterEntry, k) => resolveVnetCounter(session, e, k, vimage)));
+    const variables = resolveEntries(config, config.variables.filter((e) => e.vnet), resolve((e: VariableEntry, k) => resolveVnetVariable(session, e, k, vimage)));
     const items = [...counters.items, ...variables.items];
     return new VnetCollector(session, config, vimage, {
       items,
@@ -181,8 +179,8 @@ class VnetCollector extends EntryCollector<VnetItem> {
         const rest = present.slice(max);
         const series: Series[] = named.map((r) => ({ labels: [r.stack.jid, r.stack.jail], value: r.values[i]!.sums[element]! }));
         if (rest.length > 0) series.push({ labels: OTHER_LABELS, value: total(rest.reduce((s, r) => s + r.values[i]!.sums[element]!, 0), signed) });
-        sink.add(family(head.sum, STACK_LABELS, series));
-        if ('percpu' in head && head.percpu) sink.add(family(head.percpu, PERCPU_LABELS, percpuSeries(named, rest, i, element, cpus)));
+        sink.add(family(head.sum, series));
+        if ('percpu' in head && head.percpu) sink.add(family(head.percpu, percpuSeries(named, rest, i, element, cpus)));
       });
     });
   }
@@ -206,6 +204,7 @@ function percpuSeries(
   return series;
 }
 
-function family(head: { name: string; help: string; type: MetricFamily['type'] }, labelNames: readonly string[], series: Series[]): MetricFamily {
-  return { name: head.name, help: head.help, type: head.type, labelNames, series };
+/** The family as named at load: labelled jid and jail (and cpu), config/names.ts. */
+function family(head: EntryFamily, series: Series[]): MetricFamily {
+  return { ...head, series };
 }

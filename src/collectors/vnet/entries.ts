@@ -12,11 +12,8 @@
  * host's is its only copy.
  */
 import { CTYPE_BYTES } from '../../abi.js';
-import { metricName } from '../../config/names.js';
-import type { CounterEntry, VariableEntry } from '../../config/types.js';
+import type { CounterEntry, CounterHandleNames, EntryFamily, VariableEntry } from '../../config/types.js';
 import type { KvmSession } from '../../kvm/index.js';
-import { describeSource } from '../framework/config-entries.js';
-import type { FamilyHead } from '../counters/handles.js';
 
 /** libkvm's VNET_SYMPREFIX (sys/net/vnet.h). */
 const VNET_SYMPREFIX = 'vnet_entry_';
@@ -29,8 +26,8 @@ export interface VnetCounter {
   /** &vnet_entry_x + offset (VIMAGE), or the global's address + offset. */
   readonly offset: bigint;
   readonly signed: boolean;
-  /** One per handle, in the entry's order. */
-  readonly families: readonly { readonly sum: FamilyHead; readonly percpu?: FamilyHead }[];
+  /** One per handle, in the entry's order, with the families named at load (config/names.ts). */
+  readonly families: readonly CounterHandleNames[];
 }
 
 /** A variable entry: one value per stack. */
@@ -40,7 +37,7 @@ export interface VnetVariable {
   readonly source: string;
   readonly offset: bigint;
   readonly entry: VariableEntry;
-  readonly family: FamilyHead;
+  readonly family: EntryFamily;
 }
 
 export type VnetItem = VnetCounter | VnetVariable;
@@ -58,38 +55,24 @@ function setOffset(session: KvmSession, symbol: string, vimage: boolean): bigint
 export function resolveVnetCounter(session: KvmSession, entry: CounterEntry, key: string, vimage: boolean): VnetCounter {
   const source = entry.source;
   if (source.kind === 'address') throw new Error('vnet: true needs symbol: a raw handle belongs to one network stack');
-  const elements = source.kind === 'array' ? source.elements : [undefined];
-  const lead = entry.help ? `${entry.help}. ` : '';
-  const where = describeSource(source.symbol, source.kind === 'symbol' ? source.field : undefined, source.offset);
-  const families = elements.map((element, i) => {
-    const stem = element === undefined ? entry.name : `${entry.name}_${element}`;
-    const what = element === undefined ? where : `${source.symbol}[${i}] (${element})`;
-    const sum = { name: metricName(stem, entry.type), help: `${lead}counter(9) ${what} in each jail's network stack, sum over CPUs`, type: entry.type };
-    const percpu = entry.perCpu
-      ? { name: metricName(`${stem}_percpu`, entry.type), help: `${lead}counter(9) ${what} in each jail's network stack, per CPU`, type: entry.type }
-      : undefined;
-    return { sum, ...(percpu && { percpu }) };
-  });
   return {
     kind: 'counter',
     key,
-    source: where,
+    source: entry.sourceText,
     offset: setOffset(session, source.symbol, vimage) + BigInt(source.offset),
     signed: entry.type !== 'counter',
-    families,
+    families: entry.handles,
   };
 }
 
 export function resolveVnetVariable(session: KvmSession, entry: VariableEntry, key: string, vimage: boolean): VnetVariable {
-  const source = describeSource(entry.symbol, entry.field, entry.offset);
-  const lead = entry.help ? `${entry.help}. ` : '';
   return {
     kind: 'variable',
     key,
-    source,
+    source: entry.sourceText,
     offset: setOffset(session, entry.symbol, vimage) + BigInt(entry.offset),
     entry,
-    family: { name: metricName(entry.name, entry.type), help: `${lead}VNET variable ${source} (${entry.ctype}) in each jail's network stack`, type: entry.type },
+    family: entry.family,
   };
 }
 
