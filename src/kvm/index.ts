@@ -21,6 +21,7 @@ export {
   HOST_JAIL,
   HOST_JID,
   VNET_MAGIC_N,
+  readJailNames,
   stackStillValid,
   walkNetworkStacks,
   type NetworkStack,

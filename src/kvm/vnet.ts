@@ -150,6 +150,17 @@ function readAllprison(session: KvmSession, layouts: VnetLayouts, max: number): 
   return jails;
 }
 
+/**
+ * The name of every jail on allprison by jid, read once (for labelling
+ * processes by their ki_jid); the host, jid 0, is "host".
+ * @throws KvmVnetWalkError as walkNetworkStacks does
+ */
+export function readJailNames(session: KvmSession, layouts: VnetLayouts, max: number): Map<number, string> {
+  const names = new Map<number, string>([[0, HOST_JAIL]]);
+  for (const jail of readAllprison(session, layouts, max)) names.set(jail.jid, jail.name);
+  return names;
+}
+
 function prisonName(buf: Buffer, offset: number, at: bigint): string {
   const end = buf.indexOf(0, offset);
   if (end === -1 || end >= offset + PR_NAME_SIZE) throw new VnetWalkError(`the prison at ${hex(at)} has no NUL in pr_name`);

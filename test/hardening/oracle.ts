@@ -72,7 +72,7 @@ export function imageTruth(image: KernelImage, manifest: KernelManifest, config:
   }
   const procs = image.readProcesses().filter((p) => p.threads[0]!.stat !== SIDL);
   processTruth(procs, add);
-  breakdownTruth(config, procs, add);
+  breakdownTruth(config, procs, add, jailNamesOf(image, manifest));
   const averunnable = symbolAddress(manifest, 'averunnable');
   const fscale = Number(image.readU64(averunnable + 16n));
   [1, 5, 15].forEach((minutes, i) => add(`kvm_load${minutes}`, {}, image.readU32(averunnable + BigInt(4 * i)) / fscale));
@@ -100,6 +100,13 @@ function stacksOf(image: KernelImage, manifest: KernelManifest): { labels: Recor
   return vnets
     .map((v) => ({ labels: { jid: String(v.jail?.jid ?? 0), jail: v.jail?.name ?? 'host' }, dataBase: v.dataBase }))
     .sort((a, b) => Number(a.labels.jid) - Number(b.labels.jid));
+}
+
+/** jid -> pr_name as allprison holds it, the host "host", and the cap's bucket "other" (labelled jid="other", jail="other"). */
+function jailNamesOf(image: KernelImage, manifest: KernelManifest): Map<string, string> {
+  const names = new Map([['0', 'host'], ['other', 'other']]);
+  if (manifest.jails !== undefined) for (const j of new JailTable(image, manifest).jails()) names.set(String(j.jid), j.name);
+  return names;
 }
 
 function counterTruth(image: KernelImage, manifest: KernelManifest, entry: CounterEntry, present: readonly number[], add: Add): void {
@@ -174,7 +181,7 @@ function processTruth(procs: readonly KinfoProcess[], add: Add): void {
 }
 
 /** The opt-in breakdowns: past max_series keys, the largest max_series - 1 stay and the rest sum as "other". */
-function breakdownTruth(config: Config, procs: readonly KinfoProcess[], add: Add): void {
+function breakdownTruth(config: Config, procs: readonly KinfoProcess[], add: Add, jailNames: ReadonlyMap<string, string>): void {
   const { byJail, byUser, byCommand } = config.processes;
   const breakdowns = [
     { on: byJail, name: 'kvm_processes_by_jail', label: 'jid', key: (p: KinfoProcess) => String(p.jid) },
@@ -191,7 +198,7 @@ function breakdownTruth(config: Config, procs: readonly KinfoProcess[], add: Add
       const rest = entries.slice(on.maxSeries - 1).reduce((n, [, c]) => n + c, 0);
       entries = [...entries.slice(0, on.maxSeries - 1), ['other', rest]];
     }
-    for (const [value, count] of entries) add(name, { [label]: value }, count);
+    for (const [value, count] of entries) add(name, { [label]: value, ...(name === 'kvm_processes_by_jail' ? { jail: jailNames.get(value) ?? '' } : {}) }, count);
   }
 }
 
