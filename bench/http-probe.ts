@@ -10,7 +10,7 @@ import { Agent, request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { ScrapeSource } from '../src/exporter/types.js';
+import type { ScrapeSource } from '../src/exporter/scrape-source.js';
 import { startServer, type RunningServer } from '../src/http/server.js';
 import { silentLogger } from '../src/log.js';
 import { REVISION, VERSION } from '../src/version.js';

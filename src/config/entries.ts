@@ -14,14 +14,14 @@ import type { ConfigError } from '../errors.js';
 import type { Layout } from './layouts.js';
 import { resolveField } from './layouts.js';
 import type { CounterInput, DpcpuInput, PcpuInput, VariableInput } from './schema.js';
-import type { ConfigSource, KeyPath } from './source.js';
-import { formatKeyPath } from './source.js';
-import { counterNames, dpcpuNames, pcpuNames, variableNames } from './names.js';
+import type { YamlFile, KeyPath } from './yaml-file.js';
+import { formatKeyPath } from './yaml-file.js';
+import { counterNames, dpcpuNames, pcpuNames, variableNames, type Unnamed } from './names.js';
 import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, ScalarEntry, VariableEntry } from './types.js';
 
 /** Where an entry is and what it can resolve against. */
 export interface EntryContext {
-  readonly source: ConfigSource;
+  readonly source: YamlFile;
   readonly path: KeyPath;
   readonly layouts: ReadonlyMap<string, Layout>;
   readonly errors: ConfigError[];
@@ -161,7 +161,7 @@ export function normaliseVariable(input: VariableInput, ctx: EntryContext): Vari
 function normaliseScalar(
   input: DpcpuInput,
   ctx: EntryContext,
-  names: (entry: Omit<ScalarEntry, 'sourceText' | 'family'>) => Pick<ScalarEntry, 'sourceText' | 'family'>,
+  names: (entry: Unnamed<ScalarEntry>) => Pick<ScalarEntry, 'sourceText' | 'family'>,
 ): ScalarEntry | undefined {
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
   const where = placement(ctx, input, CTYPE_BYTES[input.ctype]);

@@ -2,14 +2,15 @@
  * Loading a config: read the file, merge its preset, check every entry and
  * return the normalised `Config` of `types.ts`, or throw one ConfigErrors
  * holding every problem found (each located by file, line, column and key).
- * This module only orchestrates; YAML is `source.ts`, the key shapes are
- * `schema.ts`, the cross-key rules `entries.ts`, the names `names.ts`.
+ * This module only orchestrates; YAML is `yaml-file.ts`, one file's top
+ * level `file-contents.ts`, the key shapes `schema.ts`, the cross-key rules
+ * `entries.ts`, the names `names.ts` and their conventions `lint.ts`.
  */
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, ConfigErrors } from '../errors.js';
-import type { FileDraft, SectionName } from './document.js';
-import { readFileDraft, SECTIONS } from './document.js';
+import type { FileContents, SectionName } from './file-contents.js';
+import { readFileContents, SECTIONS } from './file-contents.js';
 import type { EntryContext } from './entries.js';
 import { normaliseCounter, normaliseDpcpu, normalisePcpu, normaliseVariable } from './entries.js';
 import { parseAt } from './issues.js';
@@ -19,7 +20,7 @@ import { lintFamily } from './lint.js';
 import { entryFamilies, NameClaims } from './names.js';
 import { defaultPresetsDir, knownPresets, presetFile } from './presets.js';
 import { counterSchema, dpcpuSchema, kvmSchema, pcpuSchema, variableSchema } from './schema.js';
-import { ConfigSource, readConfigText } from './source.js';
+import { YamlFile, readConfigText } from './yaml-file.js';
 import { resolveVnets } from './vnets.js';
 import type {
   BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, PcpuEntry, ProcessesConfig, VariableEntry,
@@ -38,17 +39,17 @@ export function loadConfig(path: string, options: LoadOptions = {}): Config {
 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
   const errors: ConfigError[] = [];
-  const user = readFileDraft(ConfigSource.parse(text, file), 'config', errors);
+  const user = readFileContents(YamlFile.parse(text, file), 'config', errors);
   const preset = user.preset === undefined ? undefined : readPreset(user, user.preset, options, errors);
   const files = preset === undefined ? [user] : [preset, user];
-  const layouts = mergeLayouts(...files.map((draft) => draft.layouts));
+  const layouts = mergeLayouts(...files.map((contents) => contents.layouts));
   const sections = normaliseSections(files, layouts, errors);
   const vnets = resolveVnets(files, layouts, [...sections.counters, ...sections.variables], errors);
   if (errors.length > 0) throw new ConfigErrors(ordered(errors, user));
   return {
     file: resolve(file),
     kvm: resolveKvm(user, file),
-    collectors: Object.assign({}, ...files.map((draft) => draft.collectors)),
+    collectors: Object.assign({}, ...files.map((contents) => contents.collectors)),
     ...sections,
     processes: mergeProcesses(files),
     vnets,
@@ -66,7 +67,7 @@ function readOrReport(path: string): string {
   }
 }
 
-function readPreset(user: FileDraft, name: string, options: LoadOptions, errors: ConfigError[]): FileDraft | undefined {
+function readPreset(user: FileContents, name: string, options: LoadOptions, errors: ConfigError[]): FileContents | undefined {
   const dir = options.presetsDir ?? defaultPresetsDir();
   const known = dir === undefined ? [] : knownPresets(dir);
   if (dir === undefined || !known.includes(name)) {
@@ -76,7 +77,7 @@ function readPreset(user: FileDraft, name: string, options: LoadOptions, errors:
   }
   try {
     const file = presetFile(dir, name);
-    return readFileDraft(ConfigSource.parse(readOrReport(file), file), 'preset', errors);
+    return readFileContents(YamlFile.parse(readOrReport(file), file), 'preset', errors);
   } catch (cause) {
     if (!(cause instanceof ConfigErrors)) throw cause;
     errors.push(...cause.errors);
@@ -88,7 +89,7 @@ function readPreset(user: FileDraft, name: string, options: LoadOptions, errors:
  * Errors in reading order: the config file's first (with a note at `preset:`
  * when the preset has problems of its own), then the preset file's.
  */
-function ordered(errors: readonly ConfigError[], user: FileDraft): ConfigError[] {
+function ordered(errors: readonly ConfigError[], user: FileContents): ConfigError[] {
   const elsewhere = errors.filter((error) => error.file !== user.source.file);
   const all = elsewhere.length === 0 ? [...errors] : [...errors, presetSummary(elsewhere, user)];
   const rank = (error: ConfigError) => [error.file === user.source.file ? 0 : 1, error.line ?? 0, error.column ?? 0];
@@ -98,7 +99,7 @@ function ordered(errors: readonly ConfigError[], user: FileDraft): ConfigError[]
     .map(({ error }) => error);
 }
 
-function presetSummary(presetErrors: readonly ConfigError[], user: FileDraft): ConfigError {
+function presetSummary(presetErrors: readonly ConfigError[], user: FileContents): ConfigError {
   const count = presetErrors.length;
   const file = presetErrors[0]!.file;
   const problem = `preset ${JSON.stringify(user.preset)} is invalid: ${count} problem${count === 1 ? '' : 's'} in ${file}, listed below`;
@@ -132,13 +133,13 @@ const SECTION_RULES: { [S in SectionName]: SectionRule<EntryOf<S>> } = {
 };
 
 /** Preset entries first, then the config file's; a clash of names is an error, not an override. */
-function normaliseSections(files: readonly FileDraft[], layouts: ReadonlyMap<string, Layout>, errors: ConfigError[]): Sections {
+function normaliseSections(files: readonly FileContents[], layouts: ReadonlyMap<string, Layout>, errors: ConfigError[]): Sections {
   const sections: Sections = { counters: [], variables: [], dpcpu: [], pcpu: [] };
   const claims = new NameClaims(errors);
-  for (const draft of files) {
+  for (const contents of files) {
     for (const section of SECTIONS) {
-      draft.sections[section].forEach((raw, index) => {
-        const ctx: EntryContext = { source: draft.source, path: [section, index], layouts, errors };
+      contents.sections[section].forEach((raw, index) => {
+        const ctx: EntryContext = { source: contents.source, path: [section, index], layouts, errors };
         const entry = normaliseEntry(SECTION_RULES[section] as SectionRule<EntryOf<typeof section>>, raw, ctx, claims);
         if (entry) (sections[section] as EntryOf<typeof section>[]).push(entry);
       });
@@ -173,7 +174,7 @@ function followsConventions(entry: EntryOf<SectionName>, ctx: EntryContext): boo
  * `library` stays a bare soname for the dynamic linker's search unless it
  * contains a '/'; file paths are resolved against the config file's folder.
  */
-function resolveKvm(user: FileDraft, file: string): KvmConfig {
+function resolveKvm(user: FileContents, file: string): KvmConfig {
   const kvm = user.kvm ?? kvmSchema.parse({});
   const folder = dirname(resolve(file));
   return {
@@ -184,11 +185,11 @@ function resolveKvm(user: FileDraft, file: string): KvmConfig {
 }
 
 /** A breakdown key in the config file overrides the preset's, key by key. */
-function mergeProcesses(files: readonly FileDraft[]): ProcessesConfig {
+function mergeProcesses(files: readonly FileContents[]): ProcessesConfig {
   const breakdown = (key: 'by_jail' | 'by_user' | 'by_command'): BreakdownConfig => {
     let merged = DEFAULT_BREAKDOWN;
-    for (const draft of files) {
-      const given = draft.processes?.[key];
+    for (const contents of files) {
+      const given = contents.processes?.[key];
       merged = {
         enabled: given?.enabled ?? merged.enabled,
         maxSeries: given?.max_series ?? merged.maxSeries,

@@ -13,8 +13,8 @@
 import type { ConfigError } from '../errors.js';
 import { BUILTIN_METRICS } from '../exposition/builtin-metrics.js';
 import type { MetricType } from '../exposition/family.js';
-import type { ConfigSource, KeyPath } from './source.js';
-import { formatKeyPath } from './source.js';
+import type { YamlFile, KeyPath } from './yaml-file.js';
+import { formatKeyPath } from './yaml-file.js';
 import type {
   CounterEntry, CounterHandleNames, CounterSource, EntryFamily, MetricKind, PcpuEntry, ScalarEntry,
 } from './types.js';
@@ -48,10 +48,11 @@ export function describeSource(symbol: string, field: string | undefined, offset
   return offset === 0 ? symbol : `${symbol}+${offset}`;
 }
 
-type Named<E> = Omit<E, 'sourceText' | 'family' | 'handles'>;
+/** An entry as normalised, before its names are decided here. */
+export type Unnamed<E> = Omit<E, 'sourceText' | 'family' | 'handles'>;
 
 /** A counters entry's source and, per handle (one, or one per array element), its families. */
-export function counterNames(entry: Named<CounterEntry>): Pick<CounterEntry, 'sourceText' | 'handles'> {
+export function counterNames(entry: Unnamed<CounterEntry>): Pick<CounterEntry, 'sourceText' | 'handles'> {
   const { source, type } = entry;
   const lead = helpLead(entry.help);
   const sourceText = describeCounterSource(source);
@@ -84,7 +85,7 @@ function describeCounterSource(source: CounterSource): string {
 }
 
 /** A variables entry: one unlabelled family, or with `vnet` one series per network stack. */
-export function variableNames(entry: Named<ScalarEntry>, vnet = false): Pick<ScalarEntry, 'sourceText' | 'family'> {
+export function variableNames(entry: Unnamed<ScalarEntry>, vnet = false): Pick<ScalarEntry, 'sourceText' | 'family'> {
   const sourceText = describeSource(entry.symbol, entry.field, entry.offset);
   if (vnet) {
     const help = `${helpLead(entry.help)}VNET variable ${sourceText} (${entry.ctype})${IN_EACH_STACK}`;
@@ -95,14 +96,14 @@ export function variableNames(entry: Named<ScalarEntry>, vnet = false): Pick<Sca
 }
 
 /** A dpcpu entry: one family with a series per CPU. */
-export function dpcpuNames(entry: Named<ScalarEntry>): Pick<ScalarEntry, 'sourceText' | 'family'> {
+export function dpcpuNames(entry: Unnamed<ScalarEntry>): Pick<ScalarEntry, 'sourceText' | 'family'> {
   const sourceText = `DPCPU ${describeSource(entry.symbol, entry.field, entry.offset)}`;
   const help = `${helpLead(entry.help)}${sourceText} (${entry.ctype}), per CPU`;
   return { sourceText, family: entryFamily(entry, help, CPU_LABEL) };
 }
 
 /** A pcpu entry: one family with a series per CPU, and per element when it has several. */
-export function pcpuNames(entry: Named<PcpuEntry>): Pick<PcpuEntry, 'sourceText' | 'family'> {
+export function pcpuNames(entry: Unnamed<PcpuEntry>): Pick<PcpuEntry, 'sourceText' | 'family'> {
   const sourceText = describeSource('struct pcpu', entry.field, entry.offset);
   const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
   const help = `${helpLead(entry.help)}${sourceText} (${entry.ctype}${per}), per CPU`;
@@ -144,7 +145,7 @@ export class NameClaims {
   }
 
   /** Claims the families of the entry at `path`; false if any clashed. */
-  claim(families: readonly EntryFamily[], source: ConfigSource, path: KeyPath): boolean {
+  claim(families: readonly EntryFamily[], source: YamlFile, path: KeyPath): boolean {
     const where = `${formatKeyPath(path)} (${source.describe(path)})`;
     let clean = true;
     for (const { name: metric, type } of families) {
@@ -161,7 +162,7 @@ export class NameClaims {
     return clean;
   }
 
-  private report(name: string, metric: string, source: ConfigSource, path: KeyPath): void {
+  private report(name: string, metric: string, source: YamlFile, path: KeyPath): void {
     const earlier = this.claims.get(name)!;
     const problem =
       earlier.metric === metric

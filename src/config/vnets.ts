@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { FileDraft } from './document.js';
+import type { FileContents } from './file-contents.js';
 import type { Layout } from './layouts.js';
 import type { Origin, VnetsConfig } from './types.js';
 
@@ -23,7 +23,7 @@ interface VnetEntryRef {
   readonly origin: Origin;
 }
 
-export function resolveVnets(files: readonly FileDraft[], layouts: ReadonlyMap<string, Layout>, entries: readonly VnetEntryRef[], errors: ConfigError[]): VnetsConfig {
+export function resolveVnets(files: readonly FileContents[], layouts: ReadonlyMap<string, Layout>, entries: readonly VnetEntryRef[], errors: ConfigError[]): VnetsConfig {
   const user = files[files.length - 1]!;
   const base = { max: user.vnets?.max ?? DEFAULT_VNETS_MAX, maxSeries: user.vnets?.max_series ?? DEFAULT_VNETS_MAX_SERIES };
   const vnet = layouts.get('vnet');

@@ -1,4 +1,6 @@
 /** The kernel access layer: everything above imports from here. */
+export { loadLibKvm } from './binding.js';
+export { exitNow } from './process-exit.js';
 export { KvmSession, DEFAULT_COREFILE, DEFAULT_LIBRARY, type KernelSymbol, type OpenOptions } from './session.js';
 export {
   clearPcpuCache,

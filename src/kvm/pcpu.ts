@@ -124,8 +124,8 @@ export function readZpcpu(session: KvmSession, handle: bigint, cpu: number, out:
  *
  * `into`, when given and large enough, receives the rows and the result is a
  * view of it: a caller that reads every scrape reuses one buffer, because a
- * fresh 256 KB buffer (64 CPUs) costs more in page faults than the reads
- * themselves (measured: 1.6 against 0.6 µs per CPU row).
+ * fresh large buffer costs more in page faults than the reads themselves
+ * (bench/README.md has the numbers).
  */
 export function readZpcpuSpan(session: KvmSession, handle: bigint, length: number, cpus: readonly number[], into?: Buffer): Buffer {
   const size = length * cpus.length;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { MAX_CONFIG_BYTES } from '../../src/config/source.js';
+import { MAX_CONFIG_BYTES } from '../../src/config/yaml-file.js';
 import { ConfigErrors } from '../../src/errors.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'kvm-config-'));

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { knownPresets } from '../../src/config/presets.js';
 import { MAX_OFFSET, MAX_PCPU_COUNT, MAX_SERIES_LIMIT, MAX_VNETS_LIMIT, SCHEMA_KEYS } from '../../src/config/schema.js';
-import { MAX_ALIAS_COUNT, MAX_CONFIG_BYTES } from '../../src/config/source.js';
+import { MAX_ALIAS_COUNT, MAX_CONFIG_BYTES } from '../../src/config/yaml-file.js';
 import { CTYPES } from '../../src/abi.js';
 
 const README = readFileSync(new URL('../../config/README.md', import.meta.url), 'utf8');

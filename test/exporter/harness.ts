@@ -61,12 +61,14 @@ export interface OpenOptions extends Partial<Omit<ExporterOptions, 'config' | 'e
   readonly keepPcpuCache?: boolean;
 }
 
-export function openExporter(kernel: TestKernel, body = '', options: OpenOptions = {}): ExporterUnderTest {
+/** Opens an exporter and waits until its kernel thread has opened the kernel (so a fault armed next meets a scrape, not the open). */
+export async function openExporter(kernel: TestKernel, body = '', options: OpenOptions = {}): Promise<ExporterUnderTest> {
   if (options.keepPcpuCache !== true) forgetPcpuCache();
   const config = kernelConfig(kernel, body);
   const { enabled, keepPcpuCache: _keep, ...rest } = options;
   const chosen = new Set(enabled ?? enabledCollectors({ collectors: new Map(), disableDefaults: false }, config.collectors));
   const exporter = new Exporter({ logger: silentLogger(), ...rest, config, enabled: chosen });
+  await exporter.opened();
   return {
     exporter,
     config,
@@ -77,7 +79,7 @@ export function openExporter(kernel: TestKernel, body = '', options: OpenOptions
 
 /** Opens an exporter, scrapes once, closes it. */
 export async function scrapeKernel(kernel: TestKernel, body = '', options: OpenOptions = {}): Promise<ParsedScrape> {
-  const run = openExporter(kernel, body, options);
+  const run = await openExporter(kernel, body, options);
   try {
     return await run.scrape();
   } finally {

@@ -40,7 +40,7 @@ beforeAll(async () => {
     for (const cpu of CPUS) image.addCounter(BigInt(counter.handle), cpu, BigInt(counter.index * 31 + cpu * 1_000_003));
   }
   const self = new SelfMetrics({ version: VERSION, revision: 'test' });
-  run = openExporter(kernel, BODY, { selfMetrics: () => self.families() });
+  run = await openExporter(kernel, BODY, { selfMetrics: () => self.families() });
   server = await startServer({
     source: run.exporter,
     telemetryPath: '/metrics',

@@ -8,10 +8,9 @@
  * hands out pcpu-8 items from page-sized slabs, so handles allocated together
  * sit side by side in one page.
  */
-import { COUNTER_HANDLE_BYTES, PAGE_SIZE } from '../../abi.js';
+import { COUNTER_HANDLE_BYTES, PAGE_SIZE, int64FromHalves } from '../../abi.js';
 
 const SPAN_PAGE = BigInt(PAGE_SIZE);
-const TWO_32 = 2 ** 32;
 const TWO_64 = 2 ** 64;
 
 /** Handles of one page, read as one span per CPU; `T` is what the collector knows of each handle. */
@@ -64,11 +63,11 @@ export function int32Words(rows: Buffer): Int32Array {
  * first (amd64 and arm64 are little-endian). Read signed for every type: a
  * decremented copy (-5, stored as 2^64 - 5) keeps its small magnitude, so
  * the sum stays exact; an unsigned counter's copy is negative here only when
- * it is at or above 2^63. This is abi.ts's int64 decoding on words already in
- * hand, so that a span of thousands of copies is decoded without a Buffer call each.
+ * it is at or above 2^63. The words are read from an Int32Array view, so
+ * that a span of thousands of copies is decoded without a Buffer call each.
  */
 export function copyAt(words: Int32Array, at: number): number {
-  return words[at + 1]! * TWO_32 + (words[at]! >>> 0);
+  return int64FromHalves(words[at + 1]!, words[at]! >>> 0);
 }
 
 /** counter_u64_fetch's sum of the int64 copies: modulo 2^64 for unsigned counters. */

@@ -10,7 +10,7 @@ import type { Layout } from './layouts.js';
 import { readLayouts } from './layouts.js';
 import type { KvmInput, ProcessesInput, VnetsInput } from './schema.js';
 import { configShape, PRESET_KEYS } from './schema.js';
-import type { ConfigSource } from './source.js';
+import type { YamlFile } from './yaml-file.js';
 import type { CollectorName } from './types.js';
 
 export const SECTIONS = ['counters', 'variables', 'dpcpu', 'pcpu'] as const;
@@ -19,8 +19,8 @@ export type SectionName = (typeof SECTIONS)[number];
 export type FileRole = 'config' | 'preset';
 
 /** What one file contributes, before merging. */
-export interface FileDraft {
-  readonly source: ConfigSource;
+export interface FileContents {
+  readonly source: YamlFile;
   readonly role: FileRole;
   readonly preset?: string;
   readonly kvm?: KvmInput;
@@ -36,7 +36,7 @@ type TopValues = { -readonly [K in TopKey]?: unknown };
 
 const CONFIG_KEYS = Object.keys(configShape) as TopKey[];
 
-export function readFileDraft(source: ConfigSource, role: FileRole, errors: ConfigError[]): FileDraft {
+export function readFileContents(source: YamlFile, role: FileRole, errors: ConfigError[]): FileContents {
   const top = topLevel(source, role, errors);
   const sections = Object.fromEntries(
     SECTIONS.map((name) => [name, (top[name] as unknown[] | null | undefined) ?? []]),
@@ -46,7 +46,7 @@ export function readFileDraft(source: ConfigSource, role: FileRole, errors: Conf
     role,
     ...(top.preset === undefined ? {} : { preset: top.preset as string }),
     ...(top.kvm === undefined ? {} : { kvm: top.kvm as KvmInput }),
-    collectors: (top.collectors as FileDraft['collectors'] | null | undefined) ?? {},
+    collectors: (top.collectors as FileContents['collectors'] | null | undefined) ?? {},
     ...(top.processes == null ? {} : { processes: top.processes as ProcessesInput }),
     ...(top.vnets == null ? {} : { vnets: top.vnets as VnetsInput }),
     layouts: readLayouts(top.layouts, source, errors),
@@ -55,7 +55,7 @@ export function readFileDraft(source: ConfigSource, role: FileRole, errors: Conf
 }
 
 /** Parses each allowed top-level key; keys that fail are reported and left out. */
-function topLevel(source: ConfigSource, role: FileRole, errors: ConfigError[]): TopValues {
+function topLevel(source: YamlFile, role: FileRole, errors: ConfigError[]): TopValues {
   const data = source.data ?? {};
   const allowed: readonly TopKey[] = role === 'config' ? CONFIG_KEYS : PRESET_KEYS;
   if (typeof data !== 'object' || Array.isArray(data)) {
