@@ -48,7 +48,7 @@ const LAYERS: Readonly<Record<string, { readonly product: readonly string[] | 'e
   ctf: { product: ['errors'], packages: [] },
   config: { product: ['abi', 'errors', 'exposition'], packages: ['yaml', 'zod'] },
   exposition: { product: [], packages: ['prom-client'] },
-  collectors: { product: ['abi', 'config', 'errors', 'exposition', 'kvm'], packages: [] },
+  collectors: { product: ['abi', 'config', 'errors', 'exposition', 'kvm', 'log'], packages: [] },
   exporter: { product: ['collectors', 'config', 'errors', 'exposition', 'kvm', 'log', 'version'], packages: [] },
   http: { product: ['errors', 'exporter/scrape-source', 'exposition', 'log'], packages: ['bcryptjs', 'express', 'negotiator', 'yaml', 'zod'] },
   cli: { product: 'every layer', packages: [] },

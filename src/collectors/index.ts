@@ -12,11 +12,13 @@ import { loadavgCollector } from './loadavg.js';
 import { pcpuCollector } from './pcpu.js';
 import { processesCollector } from './processes.js';
 import { variablesCollector } from './variables.js';
+import { vnetCollector } from './vnet/collector.js';
 
 export const COLLECTORS: readonly CollectorFactory[] = [
   cpusCollector,
   countersCollector,
   variablesCollector,
+  vnetCollector,
   dpcpuCollector,
   pcpuCollector,
   processesCollector,

@@ -10,7 +10,8 @@
 import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
 import { PROCESSES_METRICS } from '../exposition/builtin-metrics.js';
 import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition/family.js';
-import { KERN_PROC, PROC_STATES, getProcs, type KinfoProcList, type KvmSession } from '../kvm/index.js';
+import type { VnetsConfig } from '../config/types.js';
+import { HOST_JAIL, KERN_PROC, PROC_STATES, getProcs, readJailNames, type KinfoProcList, type KvmSession } from '../kvm/index.js';
 import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
@@ -22,7 +23,7 @@ export const processesCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'process and thread counts by state, optionally by jail, user and command (kvm_getprocs)',
   create({ session, config }) {
-    return new ProcessesCollector(session, config.processes);
+    return new ProcessesCollector(session, config.processes, config.vnets);
   },
 };
 
@@ -33,6 +34,7 @@ class ProcessesCollector implements Collector {
   constructor(
     private readonly session: KvmSession,
     private readonly config: ProcessesConfig,
+    private readonly vnets: VnetsConfig,
   ) {}
 
   update(sink: MetricSink, scrape: ScrapeContext): void {
@@ -44,10 +46,27 @@ class ProcessesCollector implements Collector {
     sink.add(stateFamily(PROCESSES_METRICS.threads, threads));
   }
 
+  /**
+   * Jail names from allprison (src/kvm/vnet.ts) with the prison layout; the host is "host".
+   * Without the layout, or when the list cannot be walked, a jail's name is empty (no `jail` label).
+   */
+  private jailNames(): ReadonlyMap<number, string> {
+    const layouts = this.vnets.layouts;
+    if (layouts === undefined) return new Map([[0, HOST_JAIL]]);
+    try {
+      return readJailNames(this.session, layouts, this.vnets.max);
+    } catch {
+      return new Map([[0, HOST_JAIL]]);
+    }
+  }
+
   private emitBreakdowns(sink: MetricSink, procs: KinfoProcList): void {
     const { byJail, byUser, byCommand } = this.config;
     if (byJail.enabled) {
-      sink.add(breakdownFamily(PROCESSES_METRICS.byJail, byJail, procs, (i) => String(procs.jid(i))));
+      const names = this.jailNames();
+      // The bucket is jid="other", jail="other": a real jail's jid is a number, so a jail named "other" stays apart.
+      const labels = (jid: string): readonly string[] => (jid === OTHER ? [OTHER, OTHER] : [jid, names.get(Number(jid)) ?? '']);
+      sink.add(breakdownFamily(PROCESSES_METRICS.byJail, byJail, procs, (i) => String(procs.jid(i)), labels));
     }
     if (byUser.enabled) {
       sink.add(breakdownFamily(PROCESSES_METRICS.byUser, byUser, procs, (i) => String(procs.uid(i))));
@@ -75,7 +94,13 @@ function stateFamily(head: FamilyHead, list: KinfoProcList): MetricFamily {
  * Counts processes per key; past `maxSeries` keys, the largest
  * `maxSeries - 1` keep their series and the rest are summed under "other".
  */
-function breakdownFamily(head: FamilyHead, cap: BreakdownConfig, list: KinfoProcList, keyOf: (i: number) => string): MetricFamily {
+function breakdownFamily(
+  head: FamilyHead,
+  cap: BreakdownConfig,
+  list: KinfoProcList,
+  keyOf: (i: number) => string,
+  labelsOf: (key: string) => readonly string[] = (key) => [key],
+): MetricFamily {
   const counts = new Map<string, number>();
   for (let i = 0; i < list.count; i++) {
     const key = keyOf(i);
@@ -88,6 +113,6 @@ function breakdownFamily(head: FamilyHead, cap: BreakdownConfig, list: KinfoProc
     const rest = entries.slice(cap.maxSeries - 1).reduce((sum, [, n]) => sum + n, 0);
     entries = [...kept, [OTHER, rest]];
   }
-  const series: Series[] = entries.map(([key, value]) => ({ labels: [key], value }));
+  const series: Series[] = entries.map(([key, value]) => ({ labels: labelsOf(key), value }));
   return { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OTHER}"`, series };
 }

@@ -20,7 +20,8 @@ export const variablesCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'plain kernel variables from the config (kvm_read)',
   create({ session, config }) {
-    const resolved = resolveEntries(config, config.variables, (entry, key) => {
+    // vnet: true entries are the vnet collector's: read in every network stack.
+    const resolved = resolveEntries(config, config.variables.filter((entry) => !entry.vnet), (entry, key) => {
       const address = session.lookup(entry.symbol).address + BigInt(entry.offset);
       session.read(address, Buffer.alloc(CTYPE_BYTES[entry.ctype]));
       return [{ item: { entry, key, address }, report: { key, source: entry.sourceText, address, metrics: [entry.family.name] } }];

@@ -13,7 +13,7 @@ import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_SIZE } from '../abi.js';
 import type { ConfigError } from '../errors.js';
 import type { Layout } from './layouts.js';
 import { resolveField } from './layouts.js';
-import type { CounterInput, PcpuInput, VariableInput } from './schema.js';
+import type { CounterInput, DpcpuInput, PcpuInput, VariableInput } from './schema.js';
 import type { YamlFile, KeyPath } from './yaml-file.js';
 import { formatKeyPath } from './yaml-file.js';
 import { counterNames, dpcpuNames, pcpuNames, variableNames, type Unnamed } from './names.js';
@@ -88,6 +88,7 @@ export function normaliseCounter(input: CounterInput, ctx: EntryContext): Counte
     help: input.help ?? '',
     source,
     perCpu: input.per_cpu,
+    vnet: input.vnet,
     type: input.type,
   };
   return { ...entry, ...counterNames(entry) };
@@ -153,11 +154,12 @@ function arrayElementsOk(elements: readonly string[], isCounter: boolean, ctx: E
 }
 
 export function normaliseVariable(input: VariableInput, ctx: EntryContext): VariableEntry | undefined {
-  return normaliseScalar(input, ctx, variableNames);
+  const scalar = normaliseScalar(input, ctx, (entry) => variableNames(entry, input.vnet));
+  return scalar && { ...scalar, vnet: input.vnet };
 }
 
 function normaliseScalar(
-  input: VariableInput,
+  input: DpcpuInput,
   ctx: EntryContext,
   names: (entry: Unnamed<ScalarEntry>) => Pick<ScalarEntry, 'sourceText' | 'family'>,
 ): ScalarEntry | undefined {
@@ -177,7 +179,7 @@ function normaliseScalar(
   return { ...entry, ...names(entry) };
 }
 
-export function normaliseDpcpu(input: VariableInput, ctx: EntryContext): DpcpuEntry | undefined {
+export function normaliseDpcpu(input: DpcpuInput, ctx: EntryContext): DpcpuEntry | undefined {
   if (input.symbol.startsWith(DPCPU_PREFIX)) {
     const bare = input.symbol.slice(DPCPU_PREFIX.length);
     report(ctx, ['symbol'], `give the name as in DPCPU_DEFINE (${bare}); libkvm adds ${DPCPU_PREFIX} and translates the address per CPU only then`);

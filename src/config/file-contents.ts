@@ -8,7 +8,7 @@ import type { ConfigError } from '../errors.js';
 import { describeValue, parseAt } from './issues.js';
 import type { Layout } from './layouts.js';
 import { readLayouts } from './layouts.js';
-import type { KvmInput, ProcessesInput } from './schema.js';
+import type { KvmInput, ProcessesInput, VnetsInput } from './schema.js';
 import { configShape, PRESET_KEYS } from './schema.js';
 import type { YamlFile } from './yaml-file.js';
 import type { CollectorName } from './types.js';
@@ -26,6 +26,7 @@ export interface FileContents {
   readonly kvm?: KvmInput;
   readonly collectors: Readonly<Partial<Record<CollectorName, boolean>>>;
   readonly processes?: ProcessesInput;
+  readonly vnets?: VnetsInput;
   readonly layouts: Layout[];
   readonly sections: Readonly<Record<SectionName, readonly unknown[]>>;
 }
@@ -47,6 +48,7 @@ export function readFileContents(source: YamlFile, role: FileRole, errors: Confi
     ...(top.kvm === undefined ? {} : { kvm: top.kvm as KvmInput }),
     collectors: (top.collectors as FileContents['collectors'] | null | undefined) ?? {},
     ...(top.processes == null ? {} : { processes: top.processes as ProcessesInput }),
+    ...(top.vnets == null ? {} : { vnets: top.vnets as VnetsInput }),
     layouts: readLayouts(top.layouts, source, errors),
     sections,
   };

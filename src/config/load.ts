@@ -21,6 +21,7 @@ import { entryFamilies, NameClaims } from './names.js';
 import { defaultPresetsDir, knownPresets, presetFile } from './presets.js';
 import { counterSchema, dpcpuSchema, kvmSchema, pcpuSchema, variableSchema } from './schema.js';
 import { YamlFile, readConfigText } from './yaml-file.js';
+import { resolveVnets } from './vnets.js';
 import type {
   BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, PcpuEntry, ProcessesConfig, VariableEntry,
 } from './types.js';
@@ -43,6 +44,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const files = preset === undefined ? [user] : [preset, user];
   const layouts = mergeLayouts(...files.map((contents) => contents.layouts));
   const sections = normaliseSections(files, layouts, errors);
+  const vnets = resolveVnets(files, layouts, [...sections.counters, ...sections.variables], errors);
   if (errors.length > 0) throw new ConfigErrors(ordered(errors, user));
   return {
     file: resolve(file),
@@ -50,6 +52,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     collectors: Object.assign({}, ...files.map((contents) => contents.collectors)),
     ...sections,
     processes: mergeProcesses(files),
+    vnets,
   };
 }
 

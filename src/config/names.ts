@@ -23,6 +23,10 @@ export const METRIC_PREFIX = 'kvm_';
 
 const CPU_LABEL: readonly string[] = Object.freeze(['cpu']);
 const NO_LABELS: readonly string[] = Object.freeze([]);
+/** A `vnet: true` entry's series are per network stack (collectors/vnet). */
+const STACK_LABELS: readonly string[] = Object.freeze(['jid', 'jail']);
+const STACK_CPU_LABELS: readonly string[] = Object.freeze(['jid', 'jail', 'cpu']);
+const IN_EACH_STACK = " in each jail's network stack";
 
 /** `kvm_<stem>` plus `_total` for counters. */
 export function metricName(stem: string, type: MetricKind): string {
@@ -56,8 +60,14 @@ export function counterNames(entry: Unnamed<CounterEntry>): Pick<CounterEntry, '
   const handles = stems.map((stem, i): CounterHandleNames => {
     const element = source.kind === 'array' ? source.elements[i] : undefined;
     const text = source.kind === 'array' ? `${source.symbol}[${i}] (${element})` : sourceText;
-    const sum = { name: metricName(stem, type), help: `${lead}counter(9) ${text}, sum over CPUs`, type, labelNames: NO_LABELS };
-    const percpu = { name: metricName(`${stem}_percpu`, type), help: `${lead}counter(9) ${text}, per CPU`, type, labelNames: CPU_LABEL };
+    const where = entry.vnet ? `${text}${IN_EACH_STACK}` : text;
+    const sum = { name: metricName(stem, type), help: `${lead}counter(9) ${where}, sum over CPUs`, type, labelNames: entry.vnet ? STACK_LABELS : NO_LABELS };
+    const percpu = {
+      name: metricName(`${stem}_percpu`, type),
+      help: `${lead}counter(9) ${where}, per CPU`,
+      type,
+      labelNames: entry.vnet ? STACK_CPU_LABELS : CPU_LABEL,
+    };
     return { ...(element === undefined ? {} : { element }), sourceText: text, sum, ...(entry.perCpu ? { percpu } : {}) };
   });
   return { sourceText, handles };
@@ -74,9 +84,13 @@ function describeCounterSource(source: CounterSource): string {
   }
 }
 
-/** A variables entry: one unlabelled family. */
-export function variableNames(entry: Unnamed<ScalarEntry>): Pick<ScalarEntry, 'sourceText' | 'family'> {
+/** A variables entry: one unlabelled family, or with `vnet` one series per network stack. */
+export function variableNames(entry: Unnamed<ScalarEntry>, vnet = false): Pick<ScalarEntry, 'sourceText' | 'family'> {
   const sourceText = describeSource(entry.symbol, entry.field, entry.offset);
+  if (vnet) {
+    const help = `${helpLead(entry.help)}VNET variable ${sourceText} (${entry.ctype})${IN_EACH_STACK}`;
+    return { sourceText, family: entryFamily(entry, help, STACK_LABELS) };
+  }
   const help = `${helpLead(entry.help)}Kernel variable ${sourceText} (${entry.ctype})`;
   return { sourceText, family: entryFamily(entry, help, NO_LABELS) };
 }

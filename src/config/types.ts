@@ -59,6 +59,8 @@ export interface CounterEntry {
   readonly help: string;
   readonly source: CounterSource;
   readonly perCpu: boolean;
+  /** Read in every network stack (VNET), each series labelled with jid and jail. */
+  readonly vnet: boolean;
   readonly type: MetricKind;
   /** Where the handle(s) come from, as the kernel spells it. */
   readonly sourceText: string;
@@ -84,8 +86,8 @@ export interface ScalarEntry {
   readonly family: EntryFamily;
 }
 
-/** A plain kernel variable (kvm_read). */
-export type VariableEntry = ScalarEntry;
+/** A plain kernel variable (kvm_read); with `vnet`, a VNET variable read in every network stack. */
+export type VariableEntry = ScalarEntry & { readonly vnet: boolean };
 
 /** A DPCPU variable, one value per CPU. */
 export type DpcpuEntry = ScalarEntry;
@@ -123,8 +125,21 @@ export interface ProcessesConfig {
   readonly byCommand: BreakdownConfig;
 }
 
+/** The VNET walks (src/kvm/vnet.ts) and the jails each `vnet: true` entry labels. */
+export interface VnetsConfig {
+  /** At most this many vnets and jails are walked (vnets.max). */
+  readonly max: number;
+  /** Per entry, at most this many jails get series; the rest are summed as jail="other". */
+  readonly maxSeries: number;
+  /** Offsets from the `vnet` and `prison` layouts; undefined when the config has neither. */
+  readonly layouts?: {
+    readonly vnet: { readonly next: number; readonly magic: number; readonly dataBase: number };
+    readonly prison: { readonly next: number; readonly id: number; readonly name: number; readonly vnet: number };
+  };
+}
+
 export type CollectorName =
-  | 'counters' | 'variables' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
+  | 'counters' | 'variables' | 'vnet' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
 
 export interface Config {
   /** Absolute path of the file this was loaded from. */
@@ -137,4 +152,5 @@ export interface Config {
   readonly dpcpu: readonly DpcpuEntry[];
   readonly pcpu: readonly PcpuEntry[];
   readonly processes: ProcessesConfig;
+  readonly vnets: VnetsConfig;
 }

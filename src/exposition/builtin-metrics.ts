@@ -31,7 +31,7 @@ export const LOADAVG_METRICS = [1, 5, 15].map((minutes) =>
 export const PROCESSES_METRICS = {
   processes: gauge('kvm_processes', 'Processes by state (ki_stat of kvm_getprocs KERN_PROC_PROC)', ['state']),
   threads: gauge('kvm_threads', 'Threads by state (ki_stat of kvm_getprocs KERN_PROC_INC_THREAD)', ['state']),
-  byJail: gauge('kvm_processes_by_jail', 'Processes per jail (ki_jid)', ['jid']),
+  byJail: gauge('kvm_processes_by_jail', 'Processes per jail (ki_jid, and the jail\'s pr_name from allprison)', ['jid', 'jail']),
   byUser: gauge('kvm_processes_by_user', 'Processes per effective user id (ki_uid)', ['uid']),
   byCommand: gauge('kvm_processes_by_command', 'Processes per command name (ki_comm)', ['command']),
 } as const;

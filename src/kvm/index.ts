@@ -20,3 +20,14 @@ export {
 export { getProcs } from './proc.js';
 export { getLoadavg, type LoadAverages } from './loadavg.js';
 export { KERN_PROC, KI, KINFO_PROC_SIZE, KinfoProcList, PROC_STATES, procStateName, type ProcState } from './kinfo-proc.js';
+export {
+  HOST_JAIL,
+  HOST_JID,
+  VNET_MAGIC_N,
+  readJailNames,
+  stackStillValid,
+  walkNetworkStacks,
+  type NetworkStack,
+  type VnetLayouts,
+  type VnetWalk,
+} from './vnet.js';

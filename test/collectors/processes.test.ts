@@ -177,7 +177,7 @@ describe('failures', () => {
     kernel = makeKernel({ cpus: [0, 1] });
     const image = kernel.open();
     arm(image);
-    const run = await openExporter(kernel, 'collectors: { counters: false, variables: false, dpcpu: false, pcpu: false }\n');
+    const run = await openExporter(kernel, 'collectors: { counters: false, variables: false, vnet: false, dpcpu: false, pcpu: false }\n');
     const scrape = await run.scrape();
     const status = run.exporter.status().collectors.find((c) => c.name === 'processes');
     await run.close();

@@ -34,8 +34,8 @@ function problems(yaml: string): string[] {
   return refusal(yaml).errors.map((e) => e.message);
 }
 
-const ALL_TOP_KEYS = 'preset, kvm, collectors, layouts, counters, variables, dpcpu, pcpu, processes';
-const COUNTER_KEYS = 'name, help, symbol, address, field, offset, array, per_cpu, type';
+const ALL_TOP_KEYS = 'preset, kvm, collectors, layouts, counters, variables, dpcpu, pcpu, processes, vnets';
+const COUNTER_KEYS = 'name, help, symbol, address, field, offset, array, per_cpu, vnet, type';
 const NAME_RULE = 'letters, digits and underscores, not starting with a digit';
 const OFFSET_RULE = 'expected a whole number of bytes from 0 to 1048576';
 const LAYOUT_S = 'layouts:\n  s: { size: 16, checked: test, fields: { f: 12, g: 0 } }\n';
@@ -76,7 +76,7 @@ const CASES: [string, string, string[]][] = [
     'bad.yml:2:3: kvm.libary: unknown key; allowed keys: library, execfile, corefile',
   ]],
   ['unknown collector', 'collectors:\n  cpu: true\n', [
-    'bad.yml:2:3: collectors.cpu: unknown key; allowed keys: counters, variables, dpcpu, pcpu, processes, cpus, loadavg',
+    'bad.yml:2:3: collectors.cpu: unknown key; allowed keys: counters, variables, vnet, dpcpu, pcpu, processes, cpus, loadavg',
   ]],
   ['missing counter name', 'counters:\n  - symbol: s\n', [
     `bad.yml:2:5: counters[0].name: required key is missing (expected a metric name: ${NAME_RULE})`,
@@ -166,7 +166,7 @@ const CASES: [string, string, string[]][] = [
     'bad.yml:2:39: counters[0].field: expected <layout>.<field>, such as vmmeter.v_swtch, got "v_swtch"',
   ]],
   ['unknown layout', 'preset: freebsd-14-amd64\ncounters:\n  - { name: a, symbol: vm_cnt, field: vmeter.v_swtch }\n', [
-    'bad.yml:3:39: counters[0].field: unknown layout vmeter (known layouts: pcpu, vmmeter)',
+    'bad.yml:3:39: counters[0].field: unknown layout vmeter (known layouts: pcpu, prison, vmmeter, vnet)',
   ]],
   ['field not in its layout', 'preset: freebsd-14-amd64\ncounters:\n  - { name: a, symbol: vm_cnt, field: vmmeter.v_swich }\n', [
     'bad.yml:3:39: counters[0].field: layout vmmeter has no field v_swich (did you mean v_swtch?)',

@@ -77,6 +77,7 @@ describe('defaults and paths', () => {
         byUser: { enabled: false, maxSeries: 100 },
         byCommand: { enabled: false, maxSeries: 100 },
       },
+      vnets: { max: 1000, maxSeries: 100 },
     });
   });
 
@@ -136,17 +137,17 @@ describe('normalised entries', () => {
 
   it('normalises counters of every source kind', () => {
     expect(config.counters.map(bare)).toEqual([
-      { origin: origin(5, 'counters[0]'), name: 'plain', help: '', source: { kind: 'symbol', symbol: 'c', offset: 0 }, perCpu: false, type: 'counter' },
-      { origin: origin(6, 'counters[1]'), name: 'offs', help: 'At 24', source: { kind: 'symbol', symbol: 'c', offset: 24 }, perCpu: true, type: 'counter' },
-      { origin: origin(7, 'counters[2]'), name: 'fld', help: '', source: { kind: 'symbol', symbol: 's', offset: 16, field: 's.a' }, perCpu: false, type: 'gauge' },
-      { origin: origin(8, 'counters[3]'), name: 'arr', help: '', source: { kind: 'array', symbol: 's', offset: 8, elements: ['x', 'y'] }, perCpu: false, type: 'counter' },
-      { origin: origin(9, 'counters[4]'), name: 'raw', help: '', source: { kind: 'address', handle: 0x1a8n }, perCpu: false, type: 'untyped' },
+      { origin: origin(5, 'counters[0]'), name: 'plain', help: '', source: { kind: 'symbol', symbol: 'c', offset: 0 }, perCpu: false, vnet: false, type: 'counter' },
+      { origin: origin(6, 'counters[1]'), name: 'offs', help: 'At 24', source: { kind: 'symbol', symbol: 'c', offset: 24 }, perCpu: true, vnet: false, type: 'counter' },
+      { origin: origin(7, 'counters[2]'), name: 'fld', help: '', source: { kind: 'symbol', symbol: 's', offset: 16, field: 's.a' }, perCpu: false, vnet: false, type: 'gauge' },
+      { origin: origin(8, 'counters[3]'), name: 'arr', help: '', source: { kind: 'array', symbol: 's', offset: 8, elements: ['x', 'y'] }, perCpu: false, vnet: false, type: 'counter' },
+      { origin: origin(9, 'counters[4]'), name: 'raw', help: '', source: { kind: 'address', handle: 0x1a8n }, perCpu: false, vnet: false, type: 'untyped' },
     ]);
   });
 
   it('normalises variables and dpcpu entries', () => {
     expect(config.variables.map(bare)).toEqual([
-      { origin: origin(11, 'variables[0]'), name: 'v', help: '', symbol: 's', offset: 40, field: 's.b', ctype: 'uint16', scale: 4096, type: 'gauge' },
+      { origin: origin(11, 'variables[0]'), name: 'v', help: '', symbol: 's', offset: 40, field: 's.b', ctype: 'uint16', scale: 4096, vnet: false, type: 'gauge' },
     ]);
     expect(config.dpcpu.map(bare)).toEqual([
       { origin: origin(13, 'dpcpu[0]'), name: 'dp', help: '', symbol: 'nws', offset: 4, ctype: 'ulong', scale: 1, type: 'counter' },

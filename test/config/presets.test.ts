@@ -169,7 +169,7 @@ describe('config/demo.yml', () => {
     expect(counter(config, 'object_collapses').source).toEqual({ kind: 'symbol', symbol: 'object_collapses', offset: 0 });
     expect(config.variables.map((entry) => entry.name)).toEqual(['hz', 'stathz', 'ticks', 'nprocs']);
     expect(config.dpcpu).toEqual([expect.objectContaining({ name: 'pcputicks', symbol: 'pcputicks', ctype: 'int32', type: 'counter', offset: 0 })]);
-    expect(config.counters).toHaveLength(36 + 2 + 3);
+    expect(config.counters).toHaveLength(36 + 2 + 3 + 3);
   });
 
   it('enables all three process breakdowns', () => {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { knownPresets } from '../../src/config/presets.js';
-import { MAX_OFFSET, MAX_PCPU_COUNT, MAX_SERIES_LIMIT, SCHEMA_KEYS } from '../../src/config/schema.js';
+import { MAX_OFFSET, MAX_PCPU_COUNT, MAX_SERIES_LIMIT, MAX_VNETS_LIMIT, SCHEMA_KEYS } from '../../src/config/schema.js';
 import { MAX_ALIAS_COUNT, MAX_CONFIG_BYTES } from '../../src/config/yaml-file.js';
 import { CTYPES } from '../../src/abi.js';
 
@@ -41,6 +41,7 @@ describe('config/README.md', () => {
         ['offsets and layout sizes', MAX_OFFSET],
         ['pcpu `count`', MAX_PCPU_COUNT],
         ['`max_series`', MAX_SERIES_LIMIT],
+        ['`vnets.max`', MAX_VNETS_LIMIT],
       ]),
     );
   });

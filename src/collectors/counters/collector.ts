@@ -27,7 +27,9 @@ export const countersCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'counter(9) handles from the config: per-CPU (kvm_read_zpcpu) and summed',
   create({ session, config, logger }) {
-    const resolved = resolveEntries(config, config.counters, (entry, key) => resolveCounter(session, entry, key));
+    // vnet: true entries are the vnet collector's: read in every network stack.
+    const entries = config.counters.filter((entry) => !entry.vnet);
+    const resolved = resolveEntries(config, entries, (entry, key) => resolveCounter(session, entry, key));
     return new CountersCollector(session, resolved, logger);
   },
 };
