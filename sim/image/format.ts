@@ -64,6 +64,10 @@ export const Control = {
   shortHi: 48,
   kinfoStructsize: 56,
   getprocsErrno: 60,
+  /** Non-zero: the live kern.proc sysctl applies p_cansee with security.bsd.see_other_uids=0. */
+  hideOtherUids: 64,
+  /** The caller's real uid for that check (0, root, sees everything). */
+  observerRuid: 68,
 } as const;
 
 /** KINFO_PROC_SIZE on amd64 (sys/amd64/include/proc.h). */

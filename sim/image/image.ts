@@ -313,6 +313,17 @@ export class KernelImage {
     this.setControlU32(Control.getprocsErrno, errno);
   }
 
+  /**
+   * security.bsd.see_other_uids=0 for a caller whose real uid is
+   * `observerRuid`: the live kern.proc sysctl (and so kvm_getprocs) leaves
+   * out other real uids' processes while nprocs still counts them
+   * (sys/kern/kern_prot.c cr_canseeotheruids). `undefined` sees all again.
+   */
+  setHideOtherUids(observerRuid: number | undefined): void {
+    this.setControlU32(Control.hideOtherUids, observerRuid === undefined ? 0 : 1);
+    this.setControlU32(Control.observerRuid, observerRuid ?? 0);
+  }
+
   clearFaults(): void {
     this.setOpenErrno(0);
     this.setReadDelayUs(0);
@@ -320,6 +331,7 @@ export class KernelImage {
     this.setShortRead(0n, 0n);
     this.setKinfoStructsize(0);
     this.setGetprocsErrno(0);
+    this.setHideOtherUids(undefined);
   }
 
   private requireControl(): number {

@@ -7,15 +7,26 @@
  * then one per thread (KERN_PROC_PROC | KERN_PROC_INC_THREAD). Both are read
  * in place through DataViews over libkvm's buffer and counted before the next
  * call frees it.
+ *
+ * What libkvm does not say is made visible: on a live kernel the kern.proc
+ * sysctl hides what p_cansee refuses (kvm_processes_hidden), and on a crash
+ * dump the thread list is cut at 10 x nprocs records (a collector problem,
+ * never a short count).
  */
 import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
+import { KvmLayoutError } from '../errors.js';
 import { KERN_PROC, PROC_STATES, getProcs, type KinfoProcList, type KvmSession } from '../kvm/index.js';
 import type { Collector, CollectorFactory, Scrape } from './collector.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
-/** The series that takes everything past a breakdown's cap. */
-const OTHER = 'other';
+/**
+ * The series that takes everything past a breakdown's cap. No kernel value
+ * can produce it: jids and uids are numbers, and a command name is at most
+ * COMMLEN (19) bytes whose escapes (kinfo-proc.ts) always contain a
+ * backslash, so a 24-character label without one cannot be a command.
+ */
+export const OVERFLOW_LABEL = '(others past max_series)';
 
 export const processesCollector: CollectorFactory = {
   name: 'processes',
@@ -35,12 +46,26 @@ class ProcessesCollector implements Collector {
   ) {}
 
   update(sink: MetricSink, scrape: Scrape): void {
+    const live = this.session.isLive();
     const procs = getProcs(this.session, KERN_PROC.PROC);
     sink.add(stateFamily('kvm_processes', 'Processes by state (ki_stat of kvm_getprocs KERN_PROC_PROC)', procs));
+    if (live) sink.add(hiddenFamily(this.kernelNprocs() - procs.count));
     this.emitBreakdowns(sink, procs);
+    const expectedThreads = live ? undefined : threadTotal(procs);
     scrape.checkDeadline();
     const threads = getProcs(this.session, KERN_PROC.PROC | KERN_PROC.INC_THREAD);
+    if (expectedThreads !== undefined && threads.count < expectedThreads) {
+      throw new KvmLayoutError(
+        `kvm_getprocs returned ${threads.count} thread records where the processes have ${expectedThreads} threads: ` +
+          "libkvm cuts a crash dump's thread list at 10 x nprocs records (lib/libkvm/kvm_proc.c), so kvm_threads is left out",
+      );
+    }
     sink.add(stateFamily('kvm_threads', 'Threads by state (ki_stat of kvm_getprocs KERN_PROC_INC_THREAD)', threads));
+  }
+
+  /** The kernel's count of every process, visible to this caller or not (sys/kern/kern_fork.c). */
+  private kernelNprocs(): number {
+    return this.session.readI32(this.session.lookup('nprocs').address);
   }
 
   private emitBreakdowns(sink: MetricSink, procs: KinfoProcList): void {
@@ -55,6 +80,29 @@ class ProcessesCollector implements Collector {
       sink.add(breakdownFamily('kvm_processes_by_command', 'Processes per command name (ki_comm)', 'command', byCommand, procs, (i) => procs.comm(i)));
     }
   }
+}
+
+/** ki_numthreads summed over a process list. */
+function threadTotal(procs: KinfoProcList): number {
+  let total = 0;
+  for (let i = 0; i < procs.count; i++) total += procs.numthreads(i);
+  return total;
+}
+
+/**
+ * Processes the kernel has but kvm_getprocs did not return: the live
+ * kern.proc sysctl leaves out what p_cansee refuses, e.g. other users'
+ * processes under security.bsd.see_other_uids=0 (sys/kern/kern_proc.c,
+ * sys/kern/kern_prot.c cr_canseeotheruids).
+ */
+function hiddenFamily(hidden: number) {
+  return {
+    name: 'kvm_processes_hidden',
+    help: 'Processes counted in the kernel\'s nprocs that kvm_getprocs did not return to this exporter (p_cansee: see_other_uids, see_other_gids, jails)',
+    type: 'gauge' as const,
+    labelNames: [],
+    series: [{ labels: [], value: Math.max(0, hidden) }],
+  };
 }
 
 function stateFamily(name: string, help: string, list: KinfoProcList) {
@@ -92,8 +140,8 @@ function breakdownFamily(
     entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     const kept = entries.slice(0, cap.maxSeries - 1);
     const rest = entries.slice(cap.maxSeries - 1).reduce((sum, [, n]) => sum + n, 0);
-    entries = [...kept, [OTHER, rest]];
+    entries = [...kept, [OVERFLOW_LABEL, rest]];
   }
   const series: Series[] = entries.map(([key, value]) => ({ labels: [key], value }));
-  return { name, help: `${help}; at most ${cap.maxSeries} series, the rest summed as "${OTHER}"`, type: 'gauge' as const, labelNames: [label], series };
+  return { name, help: `${help}; at most ${cap.maxSeries} series, the rest summed as "${OVERFLOW_LABEL}"`, type: 'gauge' as const, labelNames: [label], series };
 }

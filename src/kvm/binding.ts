@@ -60,6 +60,8 @@ export interface LibKvm {
   kvm_close(kd: KvmHandle): number;
   /** @see kvm_geterr(3) */
   kvm_geterr(kd: KvmHandle): string | null;
+  /** kvm_geterr(3) as the pointer it is: the handle's own error buffer, fixed for its life. */
+  kvm_geterr_buffer(kd: KvmHandle): Pointer;
   /** @see kvm_nlist(3): returns the number of names not found, or -1. */
   kvm_nlist2(kd: KvmHandle, nl: NlistOne): number;
   /** @see kvm_read(3) */
@@ -90,6 +92,8 @@ const PROTOTYPES = {
   kvm_openfiles: 'kvm_t *kvm_openfiles(const char *execfile, const char *corefile, const char *swapfile, int flags, char *errbuf)',
   kvm_close: 'int kvm_close(kvm_t *kd)',
   kvm_geterr: 'const char *kvm_geterr(kvm_t *kd)',
+  // The same C function as kvm_geterr, declared to return the pointer.
+  kvm_geterr_buffer: { symbol: 'kvm_geterr', result: 'void *', params: ['kvm_t *'] },
   kvm_nlist2: 'int kvm_nlist2(kvm_t *kd, _Inout_ kvm_nlist_one *nl)',
   kvm_read2: 'ssize_t kvm_read2(kvm_t *kd, kvaddr_t addr, void *buf, size_t nbytes)',
   kvm_getmaxcpu: 'int kvm_getmaxcpu(kvm_t *kd)',
@@ -116,9 +120,10 @@ export function loadLibKvm(path: string): LibKvm {
     throw new KvmLibraryError(path, (err as Error).message, { cause: err });
   }
   const fns: Record<string, unknown> = { path };
-  for (const [name, prototype] of Object.entries(PROTOTYPES)) {
+  for (const [name, declaration] of Object.entries(PROTOTYPES)) {
     try {
-      fns[name] = lib.func(prototype);
+      fns[name] =
+        typeof declaration === 'string' ? lib.func(declaration) : lib.func(declaration.symbol, declaration.result, [...declaration.params]);
     } catch (err) {
       throw new KvmLibraryError(path, `${name}: ${(err as Error).message}`, { cause: err });
     }

@@ -387,10 +387,10 @@ describe('control-file faults', () => {
     }
   });
 
-  it('reports a kinfo_proc size mismatch and leaves cnt untouched', () => {
+  it('reports a kinfo_proc size mismatch of the live sysctl and leaves cnt untouched', () => {
     img.setKinfoStructsize(1000);
     try {
-      expect(probe([open(), 'getprocs 0 0']).lines[1]).toBe('getprocs NULL cnt=-77 err=[kinfo_proc size mismatch (expected 1088, got 1000)]');
+      expect(probe(['openfiles - /dev/mem 0', 'getprocs 0 0'], { KVM_SIM_MEM: path }).lines[1]).toBe('getprocs NULL cnt=-77 err=[kinfo_proc size mismatch (expected 1088, got 1000)]');
     } finally {
       img.clearFaults();
     }
