@@ -77,10 +77,14 @@ export const KINFO_PROC_SIZE = 1088;
 export const PCPU_SIZE = 4096;
 /** struct pcpu field offsets on amd64, FreeBSD 13+ (sys/sys/pcpu.h). */
 export const Pcpu = {
+  curthread: 0,
+  idlethread: 8,
   switchtime: 48,
   cpuid: 60,
   cpTime: 80,
   dynamic: 160,
+  /** EARLY_COUNTER: counter(9) updates before the pcpu zones exist land here (machine/counter.h). */
+  earlyDummyCounter: 168,
   prvspace: 384,
 } as const;
 

@@ -176,7 +176,22 @@ function placePerCpu(l: Layout, dpcpuStart: bigint, dpcpuStop: bigint): void {
     b.writeU32(pc + BigInt(Pcpu.cpuid), cpu);
     b.writeU64(pc + BigInt(Pcpu.dynamic), u64(area - dpcpuStart));
     b.writeU64(pc + BigInt(Pcpu.prvspace), pc);
+    writeThreadPointers(b, cpu);
   }
+}
+
+/**
+ * A running kernel's struct pcpu is never zero where a handle below 4096
+ * would land: pc_curthread and pc_idlethread point at struct thread
+ * (sys/sys/pcpu.h), and pc_early_dummy_counter holds the early-boot
+ * counter(9) updates (sys/amd64/include/counter.h EARLY_COUNTER).
+ */
+function writeThreadPointers(b: ImageBuilder, cpu: number): void {
+  const pc = pcpuAddress(cpu);
+  const idle = Kva.threads + Kva.threadStride * BigInt(2 * cpu);
+  b.writeU64(pc + BigInt(Pcpu.idlethread), idle);
+  b.writeU64(pc + BigInt(Pcpu.curthread), cpu % 2 === 0 ? idle : idle + Kva.threadStride);
+  b.writeU64(pc + BigInt(Pcpu.earlyDummyCounter), BigInt(40 + cpu));
 }
 
 /** Makes the present CPUs visible and plants their per-CPU values. */
@@ -224,7 +239,8 @@ function arrayHolders(base: bigint, n: number): bigint[] {
 
 function placeCounters(l: Layout): CounterSlabs {
   const b = l.builder;
-  const slabs = new CounterSlabs(b, { pcpuBase: Kva.pcpu, cpuSlots: l.maxid + 1, firstOffset: Kva.firstCounterSlab });
+  const firstOffset = u64(Kva.firstCounterSlabKva - Kva.pcpu);
+  const slabs = new CounterSlabs(b, { pcpuBase: Kva.pcpu, cpuSlots: l.maxid + 1, firstOffset });
   const inVnet0 = (sym: string): bigint => u64(l.vnetDataBase + addr(b, sym));
   const groups: Array<[string, readonly string[], bigint]> = [
     ['vm_cnt', VMMETER_COUNTERS, addr(b, 'vm_cnt')],
