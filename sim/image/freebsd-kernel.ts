@@ -27,7 +27,9 @@ import {
   Kva,
   SFSTAT_FIELDS,
   STATHZ,
+  NSW_CLUSTER_MAX,
   STATIC_COUNTERS,
+  Swdevt,
   UDPSTAT_FIELDS,
   VMMETER_COUNTERS,
   VMMETER_SIZE,
@@ -51,6 +53,16 @@ export interface ExtraCounters {
   slabs?: number;
 }
 
+/** A swap device as swapon(8) adds it to swtailq; sizes in pages. */
+export interface SwapDevice {
+  /** What devname(3) says of its sw_dev, e.g. "ada0p3". */
+  name: string;
+  /** sw_nblks: the device's size in pages. */
+  blocks: number;
+  /** sw_used: pages in use. */
+  used: number;
+}
+
 export interface FreeBsdKernelSpec {
   /** Present CPU ids, sparse allowed (default [0, 1, 2, 3]). */
   cpus?: readonly number[];
@@ -66,6 +78,8 @@ export interface FreeBsdKernelSpec {
   extraCounters?: ExtraCounters;
   /** Load averages (default 0.42, 0.37, 0.30). */
   loadavg?: readonly [number, number, number];
+  /** Swap devices in swtailq order (default one 8 GiB partition, a little used). */
+  swap?: readonly SwapDevice[];
 }
 
 /** The kernel variables, with their C sizes and whether they are initialised (.data) or not (.bss). */
@@ -114,6 +128,8 @@ function variables(maxcpus: number, extra: number): Variable[] {
     { name: 'cpuid_to_pcpu', size: 8 * maxcpus, data: false },
     { name: 'dpcpu_off', size: 8 * maxcpus, data: false },
     { name: 'sfstat', size: SFSTAT_FIELDS.length * 8, data: false },
+    { name: 'swtailq', size: 16, data: false },
+    { name: 'nsw_cluster_max', size: 4, data: false, local: true },
     ...(extra > 0 ? [{ name: 'kvmsim_extra_counters', size: 8 * extra, data: false }] : []),
   ];
 }
@@ -280,6 +296,30 @@ function writeScalars(l: Layout): void {
   b.setProcessRecords(encodeProcesses(s.processes));
 }
 
+/**
+ * swtailq, the TAILQ of struct swdevt that swapon(8) builds
+ * (sys/vm/swap_pager.c), and nsw_cluster_max, which vm.dmmax reports.
+ */
+function placeSwap(l: Layout): void {
+  const b = l.builder;
+  const devices = l.spec.swap;
+  const head = addr(b, 'swtailq');
+  b.writeI32(addr(b, 'nsw_cluster_max'), NSW_CLUSTER_MAX);
+  if (devices.length > 0) b.addSegment('struct swdevt of the swap devices', Kva.swdevs, Swdevt.slot * devices.length);
+  const at = (i: number): bigint => Kva.swdevs + BigInt(Swdevt.slot * i);
+  devices.forEach((d, i) => {
+    const sw = at(i);
+    b.writeI32(sw + BigInt(Swdevt.nblks), d.blocks);
+    b.writeI32(sw + BigInt(Swdevt.used), d.used);
+    b.writeU64(sw + BigInt(Swdevt.dev), BigInt(0x5a + i));
+    b.writeU64(sw + BigInt(Swdevt.listNext), i + 1 < devices.length ? at(i + 1) : 0n);
+    b.writeU64(sw + BigInt(Swdevt.listPrev), i === 0 ? head : at(i - 1) + BigInt(Swdevt.listNext));
+    b.writeBytes(sw + BigInt(Swdevt.simDevname), Buffer.from(`${d.name}\0`, 'latin1'));
+  });
+  b.writeU64(head, devices.length > 0 ? at(0) : 0n);
+  b.writeU64(head + 8n, devices.length > 0 ? at(devices.length - 1) + BigInt(Swdevt.listNext) : head);
+}
+
 function resolveSpec(spec: FreeBsdKernelSpec): Layout['spec'] {
   const cpus = [...(spec.cpus ?? [0, 1, 2, 3])].sort((a, b) => a - b);
   const mpMaxcpus = spec.mpMaxcpus ?? 256;
@@ -297,6 +337,7 @@ function resolveSpec(spec: FreeBsdKernelSpec): Layout['spec'] {
     procCapacity: spec.procCapacity ?? Math.max(1024, 4 * records),
     extraCounters: spec.extraCounters,
     loadavg: spec.loadavg ?? [0.42, 0.37, 0.3],
+    swap: spec.swap ?? [{ name: 'ada0p3', blocks: 2_097_152, used: 3_072 }],
   };
 }
 
@@ -341,6 +382,7 @@ export function buildFreeBsdKernel(path: string, spec: FreeBsdKernelSpec = {}): 
   bringCpusUp(l, dpcpu[0]);
   const slabs = placeCounters(l);
   writeScalars(l);
+  placeSwap(l);
   builder.write(path);
   const manifest = manifestOf(path, l, slabs, dpcpu, vnet);
   writeManifest(path, manifest);

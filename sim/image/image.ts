@@ -32,6 +32,7 @@ import {
   hex,
   u64,
 } from './format.js';
+import { Swdevt } from './kernel-layout.js';
 import { type KinfoProcess, decodeProcesses, encodeProcesses, recordCount } from './kinfo.js';
 
 export interface ImageSymbolInfo {
@@ -227,6 +228,19 @@ export class KernelImage {
     this.writeU64(this.symbol('dpcpu_off').value + slot, present ? this.readU64(pc + BigInt(Pcpu.dynamic)) : 0n);
     const ncpus = this.symbol('mp_ncpus').value;
     this.writeI32(ncpus, this.readI32(ncpus) + (present ? 1 : -1));
+  }
+
+  /** struct swdevt of swap device `index` (swtailq order). */
+  private swdevt(index: number): bigint {
+    let sw = this.readU64(this.symbol('swtailq').value);
+    for (let i = 0; i < index && sw !== 0n; i++) sw = this.readU64(sw + BigInt(Swdevt.listNext));
+    if (sw === 0n) throw new RangeError(`${this.path}: there is no swap device ${index}`);
+    return sw;
+  }
+
+  /** Sets sw_used (pages) of swap device `index`, as the swap pager does. */
+  setSwapUsed(index: number, pages: number): void {
+    this.writeI32(this.swdevt(index) + BigInt(Swdevt.used), pages);
   }
 
   /** The current process table, decoded from the process area. */

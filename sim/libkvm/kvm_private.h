@@ -168,6 +168,7 @@ enum kvmsim_stat {
 	KVMSIM_STAT_kvm_getncpus,
 	KVMSIM_STAT_kvm_getpcpu,
 	KVMSIM_STAT_kvm_getprocs,
+	KVMSIM_STAT_kvm_getswapinfo,
 	KVMSIM_STAT_kvm_native,
 	KVMSIM_STAT_kvm_nlist,
 	KVMSIM_STAT_kvm_nlist2,

@@ -11,6 +11,7 @@ import { dpcpuCollector } from './dpcpu.js';
 import { loadavgCollector } from './loadavg.js';
 import { pcpuCollector } from './pcpu.js';
 import { processesCollector } from './processes.js';
+import { swapCollector } from './swap.js';
 import { variablesCollector } from './variables.js';
 
 export const COLLECTORS: readonly CollectorFactory[] = [
@@ -21,6 +22,7 @@ export const COLLECTORS: readonly CollectorFactory[] = [
   pcpuCollector,
   processesCollector,
   loadavgCollector,
+  swapCollector,
 ];
 
 export function findCollector(name: string): CollectorFactory | undefined {

@@ -17,7 +17,8 @@ export const METRIC_PREFIX = 'kvm_';
 export const EXPORTER_METRICS: readonly string[] = [
   'kvm_up', 'kvm_cpus', 'kvm_cpus_max', 'kvm_load1', 'kvm_load5', 'kvm_load15',
   'kvm_processes', 'kvm_threads', 'kvm_processes_by_jail', 'kvm_processes_by_user',
-  'kvm_processes_by_command', 'kvm_scrape_collector_success',
+  'kvm_processes_by_command', 'kvm_processes_hidden', 'kvm_swap_total_bytes', 'kvm_swap_used_bytes',
+  'kvm_scrape_collector_success',
   'kvm_scrape_collector_duration_seconds', 'kvm_exporter_build_info',
   'kvm_exporter_config_last_reload_successful',
 ];

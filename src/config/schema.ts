@@ -15,7 +15,7 @@ import { CTYPES } from './ctypes.js';
 import type { CollectorName, CType } from './types.js';
 
 export const COLLECTOR_NAMES = [
-  'counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg',
+  'counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg', 'swap',
 ] as const satisfies readonly CollectorName[];
 
 /** Larger offsets or struct sizes are typing mistakes, not kernel structs. */

@@ -101,7 +101,7 @@ export interface ProcessesConfig {
 }
 
 export type CollectorName =
-  | 'counters' | 'variables' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
+  | 'counters' | 'variables' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg' | 'swap';
 
 export interface Config {
   /** Absolute path of the file this was loaded from. */

@@ -8,7 +8,7 @@
  * read-only, and a binding that cannot write cannot be talked into writing.
  *
  * @see kvm(3), kvm_open(3), kvm_read(3), kvm_nlist(3), kvm_getpcpu(3),
- *      kvm_getprocs(3), kvm_getloadavg(3), kvm_native(3)
+ *      kvm_getprocs(3), kvm_getloadavg(3), kvm_getswapinfo(3), kvm_native(3)
  */
 import koffi, { type LibraryHandle } from 'koffi';
 import { KvmLibraryError } from '../errors.js';
@@ -82,6 +82,8 @@ export interface LibKvm {
   kvm_getprocs(kd: KvmHandle, op: number, arg: number, cnt: Int32Array): Pointer;
   /** @see kvm_getloadavg(3) */
   kvm_getloadavg(kd: KvmHandle, loadavg: Float64Array, nelem: number): number;
+  /** @see kvm_getswapinfo(3): fills `swap_max` struct kvm_swap, returns the index of the total entry or -1. */
+  kvm_getswapinfo(kd: KvmHandle, swapAry: Buffer, swapMax: number, flags: number): number;
   /** @see kvm_native(3) */
   kvm_native(kd: KvmHandle): number;
   /** libc free(3), for the buffer kvm_getpcpu(3) allocates. */
@@ -104,6 +106,7 @@ const PROTOTYPES = {
   kvm_counter_u64_fetch: 'uint64_t kvm_counter_u64_fetch(kvm_t *kd, u_long base)',
   kvm_getprocs: 'void *kvm_getprocs(kvm_t *kd, int op, int arg, int *cnt)',
   kvm_getloadavg: 'int kvm_getloadavg(kvm_t *kd, double *loadavg, int nelem)',
+  kvm_getswapinfo: 'int kvm_getswapinfo(kvm_t *kd, _Out_ void *swap_ary, int swap_max, int flags)',
   kvm_native: 'int kvm_native(kvm_t *kd)',
 } as const;
 

@@ -42,20 +42,20 @@ describe('reads so slow that the whole scrape would pass the scrape timeout', ()
     expect(success.cpus).toBe(1);
     expect(success.counters).toBe(0);
     // Everything after the counters never started: the deadline had passed.
-    expect([success.variables, success.dpcpu, success.pcpu, success.processes, success.loadavg]).toEqual([0, 0, 0, 0, 0]);
+    expect([success.variables, success.dpcpu, success.pcpu, success.processes, success.loadavg, success.swap]).toEqual([0, 0, 0, 0, 0, 0]);
     const cmp = compareWithImage(reply.parsed, imageTruth(image, kernel.manifest, served.config));
     expect(cmp.wrong).toEqual([]);
     // The CPU counts and the counters read before the deadline are served.
     expect(cmp.published).toBeGreaterThan(3);
     const failed = served.log.find('error', 'collector failed');
-    expect(failed.map((l) => l.collector)).toEqual(['counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'loadavg']);
+    expect(failed.map((l) => l.collector)).toEqual(['counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'loadavg', 'swap']);
     expect(new Set(failed.map((l) => l.err))).toEqual(new Set(['scrape deadline passed before the collector finished']));
 
     image.setReadDelayUs(0);
     const after = await served.scrape();
-    expect(Object.values(successOf(after.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(Object.values(successOf(after.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     expect(compareWithImage(after.parsed, imageTruth(image, kernel.manifest, served.config)).absent).toEqual([]);
-    expect(served.log.find('info', 'collector recovered')).toHaveLength(6);
+    expect(served.log.find('info', 'collector recovered')).toHaveLength(7);
   });
 });
 
@@ -73,7 +73,7 @@ describe('100,000 processes', () => {
     served = await serveKernel(kernel, body);
     const reply = await served.scrape();
     expect(reply.ms).toBeLessThan(5_000);
-    expect(Object.values(successOf(reply.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(Object.values(successOf(reply.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     const cmp = compareWithImage(reply.parsed, imageTruth(image, kernel.manifest, served.config));
     expect(cmp.wrong).toEqual([]);
     expect(cmp.absent).toEqual([]);
