@@ -46,6 +46,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * becomes `\\`, so two different names never read the same.
  */
 export function decodeCommand(bytes: Uint8Array): string {
+  if (isPlainAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
   let text: string;
   try {
     text = UTF8.decode(bytes);
@@ -53,6 +54,12 @@ export function decodeCommand(bytes: Uint8Array): string {
     return escapeInvalidUtf8(bytes);
   }
   return text.replaceAll('\\', '\\\\');
+}
+
+/** ASCII without a backslash reads the same in every decoding: the common case, decoded the cheap way. */
+function isPlainAscii(bytes: Uint8Array): boolean {
+  for (const byte of bytes) if (byte >= 0x80 || byte === 0x5c) return false;
+  return true;
 }
 
 /** Decodes byte by byte: each valid UTF-8 sequence as its character, each other byte as `\xNN`. */
