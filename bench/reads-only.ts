@@ -1,7 +1,7 @@
 /**
  * The exporter's counter reads without the rest of a scrape: the topology
  * and one readZpcpuSpan per page of handles into one reused buffer, as
- * src/collectors/counters.ts plans and reads them, through the same binding,
+ * src/collectors/counters/ plans and reads them, through the same binding,
  * but no families are built. It splits
  * the collection time into what reading kernel memory through koffi costs
  * and what building the series costs, so the gap to the C floor can be

@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 /**
  * kvm_exporter's entry point: parse the flags, load the config, and run the
- * command (serve, check, once, demo). Exit status: 0 success, 1 a problem
+ * command (serve, check, once, demo, layout). Exit status: 0 success, 1 a problem
  * found (invalid config, unreadable kernel, failing collector), 2 a
  * command-line mistake.
  */
 import { runCheck } from './cli/check.js';
 import { UsageError, enabledCollectors, parseFlags, usage, type Flags } from './cli/flags.js';
 import { runDemo } from './cli/demo.js';
+import { runLayout } from './cli/layout.js';
 import { runOnce } from './cli/once.js';
 import { loadRunConfig } from './cli/run-config.js';
 import { runServe } from './cli/serve.js';
+import { KvmExporterError } from './errors.js';
 import { VERSION } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -33,6 +35,8 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (flags.command) {
     case 'demo':
       return runDemo(flags);
+    case 'layout':
+      return runLayout(flags);
     case 'serve':
       return runServe(flags);
     case 'check':
@@ -53,7 +57,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`kvm_exporter: ${(error as Error).stack ?? String(error)}\n`);
+    // The exporter's own errors say what and where (a listen address taken); anything else is a bug, with its stack.
+    const text = error instanceof KvmExporterError ? error.message : ((error as Error).stack ?? String(error));
+    process.stderr.write(`kvm_exporter: ${text}\n`);
     process.exitCode = 1;
   },
 );

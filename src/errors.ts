@@ -126,6 +126,14 @@ export class WebConfigError extends KvmExporterError {
   }
 }
 
+/** The server could not listen on one of its `--web.listen-address`es (taken, not local, not permitted). */
+export class ListenError extends KvmExporterError {
+  readonly code = 'LISTEN';
+  constructor(readonly address: string, detail: string, options?: ErrorOptions) {
+    super(`cannot listen on ${address}: ${detail}`, options);
+  }
+}
+
 /** A `collect[]`/`exclude[]` parameter named a collector that is unknown or disabled. */
 export class UnknownCollectorError extends KvmExporterError {
   readonly code = 'UNKNOWN_COLLECTOR';
@@ -139,5 +147,13 @@ export class EntryErrors extends KvmExporterError {
   readonly code = 'ENTRY_ERRORS';
   constructor(readonly failures: readonly { readonly key: string; readonly error: Error }[]) {
     super(failures.map((f) => `${f.key}: ${f.error.message}`).join('; '));
+  }
+}
+
+/** A CTF section or the ELF file around it is malformed, or asks for something the reader refuses. */
+export class CtfError extends KvmExporterError {
+  readonly code = 'CTF';
+  constructor(readonly file: string, problem: string) {
+    super(`${file}: ${problem}`);
   }
 }

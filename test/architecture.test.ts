@@ -1,10 +1,10 @@
 /**
- * The architecture, checked: which layer may import which, koffi only in the
- * kernel access layer, no libkvm sentinels handled above it, no module-level
+ * The architecture, checked: which layer may import which, no import circle,
+ * koffi only in the kernel access layer, no libkvm sentinels handled above it, no module-level
  * mutable state, and the README's error table in step with src/errors.ts.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as errors from '../src/errors.js';
 import { ROOT } from './support/sim.js';
@@ -48,6 +48,20 @@ describe('layers', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('src/abi.ts, the C ABI both src/kvm and src/config read, imports nothing of the product', () => {
+    const abi = files.find((f) => f.path === 'src/abi.ts')!;
+    expect(imports(abi.text)).toEqual([]);
+  });
+
+  it('the collector framework knows no collector', () => {
+    const offenders = importsOf('src/collectors/framework/').filter(({ module }) => !/^(\.\/|\.\.\/\.\.\/|node:)/.test(module));
+    expect(offenders).toEqual([]);
+  });
+
+  it('the product has no import circle', () => {
+    expect(importCircles()).toEqual([]);
+  });
+
   it('the product imports the simulator only from the demo command', () => {
     const users = files.filter((f) => imports(f.text).some((m) => /(^|\/)sim\//.test(m))).map((f) => f.path);
     expect(users).toEqual(['src/cli/demo.ts']);
@@ -69,6 +83,33 @@ describe('layers', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+/** The product modules a file imports (type-only imports too: they still tie the modules' meanings). */
+function productImports(file: { path: string; text: string }): string[] {
+  return imports(file.text)
+    .filter((module) => module.startsWith('.'))
+    .map((module) => join(dirname(file.path), module).replace(/\.js$/, '.ts'))
+    .filter((path) => path.startsWith('src/'));
+}
+
+/** Every import circle among src's modules, each as the list of files around it (depth-first search). */
+function importCircles(): string[][] {
+  const graph = new Map(files.map((f) => [f.path, productImports(f)]));
+  const state = new Map<string, 'open' | 'done'>();
+  const circles: string[][] = [];
+  const visit = (path: string, trail: string[]): void => {
+    if (state.get(path) === 'done') return;
+    if (state.get(path) === 'open') {
+      circles.push([...trail.slice(trail.indexOf(path)), path]);
+      return;
+    }
+    state.set(path, 'open');
+    for (const next of graph.get(path) ?? []) visit(next, [...trail, path]);
+    state.set(path, 'done');
+  };
+  for (const path of graph.keys()) visit(path, []);
+  return circles;
+}
 
 describe('README error table', () => {
   const codes = (Object.values(errors) as unknown[])

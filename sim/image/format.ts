@@ -4,6 +4,12 @@
  * amd64 layouts the writer lays out in kernel memory (struct pcpu,
  * struct vnet, struct loadavg). Shared by the writer and the tests; the C
  * reader in sim/libkvm has its own copy of the same numbers.
+ *
+ * The FreeBSD sizes and offsets here (PCPU_SIZE, KINFO_PROC_SIZE, Pcpu, ...)
+ * repeat the product's src/abi.ts and src/kvm on purpose: written again from
+ * FreeBSD's headers, never imported from the product, they are an independent
+ * oracle, so a wrong number in the product fails a test instead of agreeing
+ * with itself.
  */
 
 export const IMAGE_MAGIC = 'KVMSIM01';

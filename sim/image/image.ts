@@ -238,6 +238,21 @@ export class KernelImage {
     return sw;
   }
 
+  /** The swap devices of swtailq, in list order: devname, sw_nblks and sw_used (pages). */
+  readSwap(): { name: string; blocks: number; used: number }[] {
+    const devices: { name: string; blocks: number; used: number }[] = [];
+    for (let sw = this.readU64(this.symbol('swtailq').value); sw !== 0n; sw = this.readU64(sw + BigInt(Swdevt.listNext))) {
+      const name = this.readBytes(sw + BigInt(Swdevt.simDevname), Swdevt.slot - Swdevt.simDevname);
+      const end = name.indexOf(0);
+      devices.push({
+        name: name.toString('latin1', 0, end === -1 ? name.length : end),
+        blocks: this.readI32(sw + BigInt(Swdevt.nblks)),
+        used: this.readI32(sw + BigInt(Swdevt.used)),
+      });
+    }
+    return devices;
+  }
+
   /** Sets sw_used (pages) of swap device `index`, as the swap pager does. */
   setSwapUsed(index: number, pages: number): void {
     this.writeI32(this.swdevt(index) + BigInt(Swdevt.used), pages);

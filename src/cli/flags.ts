@@ -7,22 +7,33 @@
 import { parseArgs } from 'node:util';
 import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName } from '../config/types.js';
+import { parseListenAddress, type ListenAddress } from '../http/listen-address.js';
+import { telemetryPathProblem } from '../http/server.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
 
 /** Port 9632: not claimed by node_exporter (9100), the FreeBSD sysctl (9124), jail (9452) or process (9256) exporters. */
 export const DEFAULT_LISTEN_ADDRESS = ':9632';
 export const DEFAULT_CONFIG_FILE = '/usr/local/etc/kvm_exporter.yml';
+/**
+ * Room for a few Prometheus servers, their keep-alive connections and
+ * browsers, while a client opening sockets in a loop cannot take every file
+ * descriptor the kernel reads need.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 256;
 
-export const COMMANDS = ['serve', 'check', 'once', 'demo'] as const;
+export const COMMANDS = ['serve', 'check', 'once', 'demo', 'layout'] as const;
+export const LAYOUT_FORMATS = ['text', 'json'] as const;
+export type LayoutFormat = (typeof LAYOUT_FORMATS)[number];
 export type Command = (typeof COMMANDS)[number];
 
 export interface Flags {
   readonly command: Command;
   readonly configFile: string | undefined;
-  readonly listenAddresses: readonly string[];
+  readonly listenAddresses: readonly ListenAddress[];
   readonly telemetryPath: string;
   readonly webConfigFile: string | undefined;
   readonly maxRequests: number;
+  readonly maxConnections: number;
   readonly timeoutOffsetSeconds: number;
   readonly disableExporterMetrics: boolean;
   readonly logLevel: LogLevel;
@@ -31,6 +42,10 @@ export interface Flags {
   readonly kvmExecfile: string | undefined;
   readonly kvmCorefile: string | undefined;
   readonly runas: string | undefined;
+  /** `layout`: the structs, unions, typedefs or `var:NAME` variables to print. */
+  readonly names: readonly string[];
+  /** `layout`: pahole-like text or JSON. */
+  readonly format: LayoutFormat;
   /** Per-collector choices from the command line; absent = config or default. */
   readonly collectors: ReadonlyMap<CollectorName, boolean>;
   readonly disableDefaults: boolean;
@@ -47,6 +62,7 @@ const OPTIONS = {
   'web.telemetry-path': { type: 'string', default: '/metrics' },
   'web.config.file': { type: 'string' },
   'web.max-requests': { type: 'string', default: '40' },
+  'web.max-connections': { type: 'string', default: String(DEFAULT_MAX_CONNECTIONS) },
   'web.timeout-offset': { type: 'string', default: '0.5' },
   'web.disable-exporter-metrics': { type: 'boolean', default: false },
   'log.level': { type: 'string', default: 'info' },
@@ -55,6 +71,7 @@ const OPTIONS = {
   'kvm.execfile': { type: 'string' },
   'kvm.corefile': { type: 'string' },
   runas: { type: 'string' },
+  format: { type: 'string', default: 'text' },
   'collector.disable-defaults': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
@@ -77,11 +94,14 @@ export function parseFlags(argv: readonly string[]): Flags {
   const str = (name: string) => values[name] as string | undefined;
   return {
     command: command(parsed.positionals),
+    names: parsed.positionals.slice(1),
+    format: oneOf('format', str('format')!, LAYOUT_FORMATS),
     configFile: str('config.file'),
-    listenAddresses: (values['web.listen-address'] as string[] | undefined) ?? [DEFAULT_LISTEN_ADDRESS],
+    listenAddresses: ((values['web.listen-address'] as string[] | undefined) ?? [DEFAULT_LISTEN_ADDRESS]).map(listenAddress),
     telemetryPath: telemetryPath(str('web.telemetry-path')!),
     webConfigFile: str('web.config.file'),
     maxRequests: wholeNumber('web.max-requests', str('web.max-requests')!),
+    maxConnections: wholeNumber('web.max-connections', str('web.max-connections')!),
     timeoutOffsetSeconds: seconds('web.timeout-offset', str('web.timeout-offset')!),
     disableExporterMetrics: values['web.disable-exporter-metrics'] === true,
     logLevel: oneOf('log.level', str('log.level')!, LOG_LEVELS),
@@ -98,11 +118,12 @@ export function parseFlags(argv: readonly string[]): Flags {
 }
 
 function command(positionals: readonly string[]): Command {
-  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   const name = positionals[0] ?? 'serve';
   if (!(COMMANDS as readonly string[]).includes(name)) {
     throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.join(', ')}`);
   }
+  if (name === 'layout' && positionals.length < 2) throw new UsageError('layout needs at least one struct, union, typedef or var:NAME');
+  if (name !== 'layout' && positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   return name as Command;
 }
 
@@ -118,8 +139,15 @@ function collectorChoices(values: Record<string, unknown>): Map<CollectorName, b
 }
 
 function telemetryPath(path: string): string {
-  if (!path.startsWith('/')) throw new UsageError(`--web.telemetry-path must start with "/", got ${JSON.stringify(path)}`);
+  const problem = telemetryPathProblem(path);
+  if (problem) throw new UsageError(`--web.telemetry-path ${problem}, got ${JSON.stringify(path)}`);
   return path;
+}
+
+function listenAddress(text: string): ListenAddress {
+  const parsed = parseListenAddress(text);
+  if (!parsed.ok) throw new UsageError(`--web.listen-address ${JSON.stringify(text)}: ${parsed.problem}`);
+  return parsed.address;
 }
 
 function wholeNumber(flag: string, text: string): number {
@@ -161,6 +189,7 @@ export function usage(): string {
   );
   return [
     'usage: kvm_exporter [serve|check|once|demo] [flags]',
+    '       kvm_exporter layout [--kvm.execfile=FILE] [--format=text|json] STRUCT|var:NAME...',
     '',
     'Exports FreeBSD kernel counters read through libkvm to Prometheus.',
     '',
@@ -169,6 +198,7 @@ export function usage(): string {
     '  check   validate the config, open the kernel, resolve and read every entry; exit 1 on any problem',
     '  once    print one scrape to standard output; exit 1 if a collector failed',
     '  demo    run against the built-in simulated kernel, with counters moving, and serve it',
+    "  layout  print structs' sizes and member offsets, or variables' types, from the kernel's CTF",
     '',
     'flags:',
     `  --config.file=FILE           YAML config (default ${DEFAULT_CONFIG_FILE}; demo: config/demo.yml)`,
@@ -176,12 +206,14 @@ export function usage(): string {
     '  --web.telemetry-path=PATH    path for metrics (default /metrics)',
     '  --web.config.file=FILE       TLS and basic auth config, exporter-toolkit format',
     '  --web.max-requests=N         concurrent scrapes, excess get 503; 0 = unlimited (default 40)',
+    `  --web.max-connections=N      open connections, excess are closed at once; 0 = unlimited (default ${DEFAULT_MAX_CONNECTIONS})`,
     '  --web.timeout-offset=S       answer this long before X-Prometheus-Scrape-Timeout-Seconds (default 0.5)',
-    '  --web.disable-exporter-metrics  leave out process_*, nodejs_* and kvm_exporter_* metrics',
+    '  --web.disable-exporter-metrics  leave out the Node.js process metrics (process_*, nodejs_*)',
     '  --kvm.library=PATH           libkvm to load (overrides kvm.library in the config)',
     '  --kvm.execfile=FILE          kernel image (overrides kvm.execfile)',
     '  --kvm.corefile=FILE          /dev/mem or a crash dump (overrides kvm.corefile)',
     '  --runas=USER[:GROUP]         open the kernel, then drop to this user before serving',
+    '  --format=FORMAT              layout: text (like pahole) or json (default text)',
     '  --log.level=LEVEL            debug, info, warn or error (default info)',
     '  --log.format=FORMAT          logfmt or json (default logfmt)',
     '  --collector.disable-defaults only run collectors enabled explicitly',

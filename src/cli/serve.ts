@@ -45,6 +45,7 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
     telemetryPath: flags.telemetryPath,
     listenAddresses: flags.listenAddresses,
     maxRequests: flags.maxRequests,
+    maxConnections: flags.maxConnections,
     timeoutOffsetSeconds: flags.timeoutOffsetSeconds,
     ...(flags.webConfigFile !== undefined && { webConfigFile: flags.webConfigFile }),
     logger,

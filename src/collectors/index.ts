@@ -4,10 +4,10 @@
  * `collectors:` keys and `collect[]` filters are all derived from it.
  */
 import type { CollectorName } from '../config/types.js';
-import type { CollectorFactory } from './collector.js';
-import { countersCollector } from './counters.js';
+import { countersCollector } from './counters/collector.js';
 import { cpusCollector } from './cpus.js';
 import { dpcpuCollector } from './dpcpu.js';
+import type { CollectorFactory } from './framework/collector.js';
 import { loadavgCollector } from './loadavg.js';
 import { pcpuCollector } from './pcpu.js';
 import { processesCollector } from './processes.js';
@@ -31,6 +31,5 @@ export function findCollector(name: string): CollectorFactory | undefined {
 
 export const COLLECTOR_NAMES: readonly CollectorName[] = COLLECTORS.map((c) => c.name);
 
-export type { Collector, CollectorContext, CollectorFactory, EntryReport, Scrape } from './collector.js';
-export { entryProblems } from './collector.js';
+export type { Collector, CollectorContext, CollectorFactory, EntryReport, Scrape } from './framework/collector.js';
 export { EntryErrors } from '../errors.js';

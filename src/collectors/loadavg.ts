@@ -1,9 +1,8 @@
 /** Load averages over 1, 5 and 15 minutes (kvm_getloadavg). */
+import { LOADAVG_METRICS } from '../exposition/builtin-metrics.js';
 import type { MetricSink } from '../exposition/family.js';
 import { getLoadavg, type KvmSession } from '../kvm/index.js';
-import type { Collector, CollectorFactory } from './collector.js';
-
-const WINDOWS = [1, 5, 15] as const;
+import type { Collector, CollectorFactory } from './framework/collector.js';
 
 export const loadavgCollector: CollectorFactory = {
   name: 'loadavg',
@@ -16,19 +15,12 @@ export const loadavgCollector: CollectorFactory = {
 
 class LoadavgCollector implements Collector {
   readonly entries = [];
+  readonly leftOut = [];
 
   constructor(private readonly session: KvmSession) {}
 
   update(sink: MetricSink): void {
     const loads = getLoadavg(this.session);
-    WINDOWS.forEach((minutes, i) =>
-      sink.add({
-        name: `kvm_load${minutes}`,
-        help: `${minutes}-minute load average (kvm_getloadavg)`,
-        type: 'gauge',
-        labelNames: [],
-        series: [{ labels: [], value: loads[i]! }],
-      }),
-    );
+    LOADAVG_METRICS.forEach((head, i) => sink.add({ ...head, series: [{ labels: [], value: loads[i]! }] }));
   }
 }

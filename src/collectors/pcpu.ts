@@ -4,20 +4,17 @@
  * A `divide_by` variable (such as `stathz`, to turn statclock ticks into
  * seconds) is read once, when the collector is created: it is fixed at boot.
  */
+import { CTYPE_BYTES, PCPU_SIZE, decodeCType } from '../abi.js';
 import type { PcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
-import { PCPU_SIZE, getPcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, describeSource, entryKey, type Collector, type CollectorFactory, type EntryReport, type Scrape } from './collector.js';
-import { ctypeWidth, decodeCType } from './ctype.js';
-import { metricName } from '../config/names.js';
+import { getPcpu, type KvmSession } from '../kvm/index.js';
+import { FailureList, type CollectorFactory, type Scrape } from './framework/collector.js';
+import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
 
 interface PcpuField {
   readonly entry: PcpuEntry;
-  readonly name: string;
-  readonly help: string;
   /** Every value is divided by this: divide_by's value, or 1. */
   readonly divisor: number;
-  readonly labelNames: readonly string[];
 }
 
 export const pcpuCollector: CollectorFactory = {
@@ -25,24 +22,11 @@ export const pcpuCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'struct pcpu fields from the config, per CPU (kvm_getpcpu)',
   create({ session, config }) {
-    const fields: PcpuField[] = [];
-    const entries: EntryReport[] = [];
-    for (const entry of config.pcpu) {
-      const source = describeSource('struct pcpu', entry.field, entry.offset);
-      const name = metricName(entry.name, entry.type);
-      const key = entryKey(entry.origin, config);
-      try {
-        const by = divisor(session, entry);
-        const lead = entry.help ? `${entry.help}. ` : '';
-        const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
-        const labelNames = entry.count > 1 ? ['cpu', entry.elementLabel?.name ?? 'index'] : ['cpu'];
-        fields.push({ entry, name, help: `${lead}${source} (${entry.ctype}${per}), per CPU`, divisor: by, labelNames });
-        entries.push({ key, source, address: BigInt(entry.offset), metrics: [name] });
-      } catch (error) {
-        entries.push({ key, source, metrics: [], problem: (error as Error).message });
-      }
-    }
-    return new PcpuCollector(session, fields, entries);
+    const resolved = resolveEntries(config, config.pcpu, (entry, key) => {
+      const item = { entry, divisor: divisor(session, entry) };
+      return [{ item, report: { key, source: entry.sourceText, address: BigInt(entry.offset), metrics: [entry.family.name] } }];
+    });
+    return new PcpuCollector(session, resolved);
   },
 };
 
@@ -53,25 +37,20 @@ function divisor(session: KvmSession, entry: PcpuEntry): number {
   return value;
 }
 
-class PcpuCollector implements Collector {
+class PcpuCollector extends EntryCollector<PcpuField> {
   constructor(
     private readonly session: KvmSession,
-    private readonly fields: readonly PcpuField[],
-    readonly entries: readonly EntryReport[],
-  ) {}
+    resolved: ResolvedEntries<PcpuField>,
+  ) {
+    super(resolved);
+  }
 
   update(sink: MetricSink, scrape: Scrape): void {
-    if (this.fields.length === 0) return;
+    if (this.items.length === 0) return;
     const failures = new FailureList();
     const copies = this.readAll(scrape, failures);
-    for (const field of this.fields) {
-      sink.add({
-        name: field.name,
-        help: field.help,
-        type: field.entry.type,
-        labelNames: field.labelNames,
-        series: copies.flatMap(({ cpu, pcpu }) => fieldSeries(field, cpu, pcpu)),
-      });
+    for (const field of this.items) {
+      sink.add({ ...field.entry.family, series: copies.flatMap(({ cpu, pcpu }) => fieldSeries(field, cpu, pcpu)) });
     }
     failures.throwIfAny();
   }
@@ -108,7 +87,7 @@ function staleCpuTable(cpu: number): Error {
 
 function fieldSeries(field: PcpuField, cpu: number, pcpu: Buffer): Series[] {
   const { entry, divisor } = field;
-  const width = ctypeWidth(entry.ctype);
+  const width = CTYPE_BYTES[entry.ctype];
   const series: Series[] = [];
   for (let i = 0; i < entry.count; i++) {
     const offset = entry.offset + i * width;

@@ -5,8 +5,7 @@
  *
  * Two lists are read per scrape: one record per process (KERN_PROC_PROC),
  * then one per thread (KERN_PROC_PROC | KERN_PROC_INC_THREAD). Both are read
- * in place through DataViews over libkvm's buffer and counted before the next
- * call frees it.
+ * in place over libkvm's buffer and counted before the next call frees it.
  *
  * What libkvm does not say is made visible: on a live kernel the kern.proc
  * sysctl hides what p_cansee refuses (kvm_processes_hidden), and on a crash
@@ -14,10 +13,11 @@
  * never a short count).
  */
 import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
-import type { MetricSink, Series } from '../exposition/family.js';
 import { KvmLayoutError } from '../errors.js';
+import { PROCESSES_METRICS } from '../exposition/builtin-metrics.js';
+import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition/family.js';
 import { KERN_PROC, PROC_STATES, getProcs, type KinfoProcList, type KvmSession } from '../kvm/index.js';
-import type { Collector, CollectorFactory, Scrape } from './collector.js';
+import type { Collector, CollectorFactory, Scrape } from './framework/collector.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
 /**
@@ -39,6 +39,7 @@ export const processesCollector: CollectorFactory = {
 
 class ProcessesCollector implements Collector {
   readonly entries = [];
+  readonly leftOut = [];
 
   constructor(
     private readonly session: KvmSession,
@@ -48,7 +49,7 @@ class ProcessesCollector implements Collector {
   update(sink: MetricSink, scrape: Scrape): void {
     const live = this.session.isLive();
     const procs = getProcs(this.session, KERN_PROC.PROC);
-    sink.add(stateFamily('kvm_processes', 'Processes by state (ki_stat of kvm_getprocs KERN_PROC_PROC)', procs));
+    sink.add(stateFamily(PROCESSES_METRICS.processes, procs));
     if (live) sink.add(hiddenFamily(this.kernelNprocs() - procs.count));
     this.emitBreakdowns(sink, procs);
     const expectedThreads = live ? undefined : threadTotal(procs);
@@ -60,7 +61,7 @@ class ProcessesCollector implements Collector {
           "libkvm cuts a crash dump's thread list at 10 x nprocs records (lib/libkvm/kvm_proc.c), so kvm_threads is left out",
       );
     }
-    sink.add(stateFamily('kvm_threads', 'Threads by state (ki_stat of kvm_getprocs KERN_PROC_INC_THREAD)', threads));
+    sink.add(stateFamily(PROCESSES_METRICS.threads, threads));
   }
 
   /** The kernel's count of every process, visible to this caller or not (sys/kern/kern_fork.c). */
@@ -71,13 +72,13 @@ class ProcessesCollector implements Collector {
   private emitBreakdowns(sink: MetricSink, procs: KinfoProcList): void {
     const { byJail, byUser, byCommand } = this.config;
     if (byJail.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_jail', 'Processes per jail (ki_jid)', 'jid', byJail, procs, (i) => String(procs.jid(i))));
+      sink.add(breakdownFamily(PROCESSES_METRICS.byJail, byJail, procs, (i) => String(procs.jid(i))));
     }
     if (byUser.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_user', 'Processes per effective user id (ki_uid)', 'uid', byUser, procs, (i) => String(procs.uid(i))));
+      sink.add(breakdownFamily(PROCESSES_METRICS.byUser, byUser, procs, (i) => String(procs.uid(i))));
     }
     if (byCommand.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_command', 'Processes per command name (ki_comm)', 'command', byCommand, procs, (i) => procs.comm(i)));
+      sink.add(breakdownFamily(PROCESSES_METRICS.byCommand, byCommand, procs, (i) => procs.comm(i)));
     }
   }
 }
@@ -95,17 +96,11 @@ function threadTotal(procs: KinfoProcList): number {
  * processes under security.bsd.see_other_uids=0 (sys/kern/kern_proc.c,
  * sys/kern/kern_prot.c cr_canseeotheruids).
  */
-function hiddenFamily(hidden: number) {
-  return {
-    name: 'kvm_processes_hidden',
-    help: 'Processes counted in the kernel\'s nprocs that kvm_getprocs did not return to this exporter (p_cansee: see_other_uids, see_other_gids, jails)',
-    type: 'gauge' as const,
-    labelNames: [],
-    series: [{ labels: [], value: Math.max(0, hidden) }],
-  };
+function hiddenFamily(hidden: number): MetricFamily {
+  return { ...PROCESSES_METRICS.hidden, series: [{ labels: [], value: Math.max(0, hidden) }] };
 }
 
-function stateFamily(name: string, help: string, list: KinfoProcList) {
+function stateFamily(head: FamilyHead, list: KinfoProcList): MetricFamily {
   const counts = new Array<number>(STATE_LABELS.length).fill(0);
   for (let i = 0; i < list.count; i++) {
     const stat = list.stat(i);
@@ -115,21 +110,14 @@ function stateFamily(name: string, help: string, list: KinfoProcList) {
   const series: Series[] = STATE_LABELS.map((state, i) => ({ labels: [state], value: counts[i]! })).filter(
     (s) => s.labels[0] !== 'unknown' || s.value > 0,
   );
-  return { name, help, type: 'gauge' as const, labelNames: ['state'], series };
+  return { ...head, series };
 }
 
 /**
  * Counts processes per key; past `maxSeries` keys, the largest
  * `maxSeries - 1` keep their series and the rest are summed under "other".
  */
-function breakdownFamily(
-  name: string,
-  help: string,
-  label: string,
-  cap: BreakdownConfig,
-  list: KinfoProcList,
-  keyOf: (i: number) => string,
-) {
+function breakdownFamily(head: FamilyHead, cap: BreakdownConfig, list: KinfoProcList, keyOf: (i: number) => string): MetricFamily {
   const counts = new Map<string, number>();
   for (let i = 0; i < list.count; i++) {
     const key = keyOf(i);
@@ -143,5 +131,5 @@ function breakdownFamily(
     entries = [...kept, [OVERFLOW_LABEL, rest]];
   }
   const series: Series[] = entries.map(([key, value]) => ({ labels: [key], value }));
-  return { name, help: `${help}; at most ${cap.maxSeries} series, the rest summed as "${OVERFLOW_LABEL}"`, type: 'gauge' as const, labelNames: [label], series };
+  return { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OVERFLOW_LABEL}"`, series };
 }

@@ -3,9 +3,11 @@
  * node_exporter reports it on FreeBSD: bytes are libkvm's pages times the
  * kernel's page size, and device="total" is libkvm's own summary entry.
  */
+import { SWAP_METRICS } from '../exposition/builtin-metrics.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { getSwapInfo, type KvmSession, type SwapSpace } from '../kvm/index.js';
-import type { Collector, CollectorFactory, EntryReport } from './collector.js';
+import type { Collector, CollectorFactory, EntryReport } from './framework/collector.js';
+import { leftOutOf } from './framework/config-entries.js';
 
 /**
  * PAGE_SIZE on amd64 (sys/amd64/include/param.h), the unit of ksw_used and
@@ -24,7 +26,7 @@ export const swapCollector: CollectorFactory = {
   },
 };
 
-const METRICS = ['kvm_swap_total_bytes', 'kvm_swap_used_bytes'] as const;
+const METRICS = [SWAP_METRICS.total.name, SWAP_METRICS.used.name];
 
 /**
  * On a crash dump libkvm walks swtailq and needs the kernel variable
@@ -44,12 +46,14 @@ function dumpProblem(session: KvmSession): EntryReport | undefined {
 
 class SwapCollector implements Collector {
   readonly entries: readonly EntryReport[];
+  readonly leftOut: readonly string[];
 
   constructor(
     private readonly session: KvmSession,
     private readonly unavailable: EntryReport | undefined,
   ) {
     this.entries = unavailable === undefined ? [] : [unavailable];
+    this.leftOut = leftOutOf(this.entries);
   }
 
   update(sink: MetricSink): void {
@@ -57,19 +61,7 @@ class SwapCollector implements Collector {
     const info = getSwapInfo(this.session);
     const rows: [string, SwapSpace][] = [...info.devices.map((d): [string, SwapSpace] => [d.device, d]), [TOTAL, info.total]];
     const series = (pick: (s: SwapSpace) => number): Series[] => rows.map(([device, s]) => ({ labels: [device], value: pick(s) * PAGE_SIZE }));
-    sink.add({
-      name: METRICS[0],
-      help: 'Usable swap space per device and in total (ksw_total of kvm_getswapinfo, pages x PAGE_SIZE)',
-      type: 'gauge',
-      labelNames: ['device'],
-      series: series((s) => s.totalPages),
-    });
-    sink.add({
-      name: METRICS[1],
-      help: 'Swap space in use per device and in total (ksw_used of kvm_getswapinfo, pages x PAGE_SIZE)',
-      type: 'gauge',
-      labelNames: ['device'],
-      series: series((s) => s.usedPages),
-    });
+    sink.add({ ...SWAP_METRICS.total, series: series((s) => s.totalPages) });
+    sink.add({ ...SWAP_METRICS.used, series: series((s) => s.usedPages) });
   }
 }

@@ -9,14 +9,15 @@
  * entry that cannot be used, so one load reports everything at once.
  */
 import { resolve } from 'node:path';
+import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_SIZE } from '../abi.js';
 import type { ConfigError } from '../errors.js';
-import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_STRUCT_BYTES } from './ctypes.js';
 import type { Layout } from './layouts.js';
 import { resolveField } from './layouts.js';
 import type { CounterInput, PcpuInput, VariableInput } from './schema.js';
 import type { ConfigSource, KeyPath } from './source.js';
 import { formatKeyPath } from './source.js';
-import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, VariableEntry } from './types.js';
+import { counterNames, dpcpuNames, pcpuNames, variableNames } from './names.js';
+import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, ScalarEntry, VariableEntry } from './types.js';
 
 /** Where an entry is and what it can resolve against. */
 export interface EntryContext {
@@ -81,7 +82,7 @@ export function normaliseCounter(input: CounterInput, ctx: EntryContext): Counte
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
   const source = counterSource(input, ctx);
   if (!stemOk || source === undefined) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
@@ -89,6 +90,7 @@ export function normaliseCounter(input: CounterInput, ctx: EntryContext): Counte
     perCpu: input.per_cpu,
     type: input.type,
   };
+  return { ...entry, ...counterNames(entry) };
 }
 
 function counterSource(input: CounterInput, ctx: EntryContext): CounterSource | undefined {
@@ -151,10 +153,18 @@ function arrayElementsOk(elements: readonly string[], isCounter: boolean, ctx: E
 }
 
 export function normaliseVariable(input: VariableInput, ctx: EntryContext): VariableEntry | undefined {
+  return normaliseScalar(input, ctx, variableNames);
+}
+
+function normaliseScalar(
+  input: VariableInput,
+  ctx: EntryContext,
+  names: (entry: Omit<ScalarEntry, 'sourceText' | 'family'>) => Pick<ScalarEntry, 'sourceText' | 'family'>,
+): ScalarEntry | undefined {
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
   const where = placement(ctx, input, CTYPE_BYTES[input.ctype]);
   if (!stemOk || where === undefined) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
@@ -164,6 +174,7 @@ export function normaliseVariable(input: VariableInput, ctx: EntryContext): Vari
     scale: input.scale,
     type: input.type,
   };
+  return { ...entry, ...names(entry) };
 }
 
 export function normaliseDpcpu(input: VariableInput, ctx: EntryContext): DpcpuEntry | undefined {
@@ -172,7 +183,7 @@ export function normaliseDpcpu(input: VariableInput, ctx: EntryContext): DpcpuEn
     report(ctx, ['symbol'], `give the name as in DPCPU_DEFINE (${bare}); libkvm adds ${DPCPU_PREFIX} and translates the address per CPU only then`);
     return undefined;
   }
-  return normaliseVariable(input, ctx);
+  return normaliseScalar(input, ctx, dpcpuNames);
 }
 
 export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | undefined {
@@ -183,7 +194,7 @@ export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | 
     ? placement(ctx, input, width * input.count, 'needs field (pcpu.<field>) or offset (bytes into struct pcpu)')
     : undefined;
   if (!stemOk || !labelOk || where === undefined || !insidePcpu(where, width, input.count, ctx)) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
@@ -195,6 +206,7 @@ export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | 
     ...(input.divide_by === undefined ? {} : { divideBy: input.divide_by }),
     type: input.type,
   };
+  return { ...entry, ...pcpuNames(entry) };
 }
 
 function pcpuFieldOk(field: string | undefined, ctx: EntryContext): boolean {
@@ -205,9 +217,9 @@ function pcpuFieldOk(field: string | undefined, ctx: EntryContext): boolean {
 
 function insidePcpu(where: Placement, width: number, count: number, ctx: EntryContext): boolean {
   const end = where.offset + width * count;
-  if (end <= PCPU_STRUCT_BYTES) return true;
+  if (end <= PCPU_SIZE) return true;
   const key = where.field === undefined ? 'offset' : 'field';
-  report(ctx, [key], `offset ${where.offset} plus ${count} × ${width} bytes passes the end of struct pcpu (${PCPU_STRUCT_BYTES} bytes on amd64)`);
+  report(ctx, [key], `offset ${where.offset} plus ${count} × ${width} bytes passes the end of struct pcpu (${PCPU_SIZE} bytes on amd64)`);
   return false;
 }
 

@@ -15,12 +15,13 @@ import { normaliseCounter, normaliseDpcpu, normalisePcpu, normaliseVariable } fr
 import { parseAt } from './issues.js';
 import type { Layout } from './layouts.js';
 import { mergeLayouts } from './layouts.js';
-import { counterMetricNames, NameClaims, plainMetricName } from './names.js';
+import { lintFamily } from './lint.js';
+import { entryFamilies, NameClaims } from './names.js';
 import { defaultPresetsDir, knownPresets, presetFile } from './presets.js';
 import { counterSchema, dpcpuSchema, kvmSchema, pcpuSchema, variableSchema } from './schema.js';
 import { ConfigSource, readConfigText } from './source.js';
 import type {
-  BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, MetricKind, PcpuEntry, ProcessesConfig, VariableEntry,
+  BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, PcpuEntry, ProcessesConfig, VariableEntry,
 } from './types.js';
 
 export interface LoadOptions {
@@ -114,18 +115,17 @@ type EntryOf<S extends SectionName> = {
   pcpu: PcpuEntry;
 }[S];
 
-/** How one section's raw entry becomes a checked entry, and the metric names it takes. */
-interface SectionRule<E extends { readonly type: MetricKind }> {
+/** How one section's raw entry becomes a checked entry. */
+interface SectionRule<E> {
   readonly schema: z.ZodType;
   readonly normalise: (input: never, ctx: EntryContext) => E | undefined;
-  readonly names: (entry: E) => string[];
 }
 
 const SECTION_RULES: { [S in SectionName]: SectionRule<EntryOf<S>> } = {
-  counters: { schema: counterSchema, normalise: normaliseCounter, names: counterMetricNames },
-  variables: { schema: variableSchema, normalise: normaliseVariable, names: (entry) => [plainMetricName(entry)] },
-  dpcpu: { schema: dpcpuSchema, normalise: normaliseDpcpu, names: (entry) => [plainMetricName(entry)] },
-  pcpu: { schema: pcpuSchema, normalise: normalisePcpu, names: (entry) => [plainMetricName(entry)] },
+  counters: { schema: counterSchema, normalise: normaliseCounter },
+  variables: { schema: variableSchema, normalise: normaliseVariable },
+  dpcpu: { schema: dpcpuSchema, normalise: normaliseDpcpu },
+  pcpu: { schema: pcpuSchema, normalise: normalisePcpu },
 };
 
 /** Preset entries first, then the config file's; a clash of names is an error, not an override. */
@@ -144,7 +144,7 @@ function normaliseSections(files: readonly FileDraft[], layouts: ReadonlyMap<str
   return sections;
 }
 
-function normaliseEntry<E extends { readonly type: MetricKind }>(
+function normaliseEntry<E extends EntryOf<SectionName>>(
   rule: SectionRule<E>,
   raw: unknown,
   ctx: EntryContext,
@@ -152,8 +152,18 @@ function normaliseEntry<E extends { readonly type: MetricKind }>(
 ): E | undefined {
   const input = parseAt(rule.schema, raw, ctx.path, ctx.source, ctx.errors);
   const entry = input === undefined ? undefined : rule.normalise(input as never, ctx);
-  if (entry === undefined) return undefined;
-  return claims.claim(rule.names(entry), entry.type, ctx.source, ctx.path) ? entry : undefined;
+  if (entry === undefined || !followsConventions(entry, ctx)) return undefined;
+  return claims.claim(entryFamilies(entry), ctx.source, ctx.path) ? entry : undefined;
+}
+
+/** Where a naming problem is reported: at the entry's name, or at the label name it chose. */
+const LINT_KEY = { name: ['name'], label: ['element_label', 'name'] } as const;
+
+/** Reports each naming convention the entry's families break (lint.ts), once each; true if none. */
+function followsConventions(entry: EntryOf<SectionName>, ctx: EntryContext): boolean {
+  const problems = new Map(entryFamilies(entry).flatMap(lintFamily).map((p) => [p.problem, p.subject]));
+  for (const [problem, subject] of problems) ctx.errors.push(ctx.source.error([...ctx.path, ...LINT_KEY[subject]], problem));
+  return problems.size === 0;
 }
 
 /**

@@ -11,8 +11,8 @@
  * README test checks the documentation against.
  */
 import { z } from 'zod';
-import { CTYPES } from './ctypes.js';
-import type { CollectorName, CType } from './types.js';
+import { CTYPES, type CType } from '../abi.js';
+import type { CollectorName } from './types.js';
 
 export const COLLECTOR_NAMES = [
   'counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg', 'swap',

@@ -3,13 +3,12 @@
  * the YAML has passed the schema, defaults are filled in, presets are merged
  * and paths are made absolute. Collectors read only this shape.
  */
+import type { CType } from '../abi.js';
+import type { FamilyHead } from '../exposition/family.js';
 
 export type MetricKind = 'counter' | 'gauge' | 'untyped';
 
-/** C types a kernel variable may have (amd64 widths: long and pointer are 8 bytes). */
-export type CType =
-  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'long' | 'ulong' | 'pointer';
+export type { CType } from '../abi.js';
 
 /** Where an entry sits in the file it came from, for messages found after loading. */
 export interface Origin {
@@ -38,6 +37,21 @@ export type CounterSource =
   /** A raw handle value (an offset from `__pcpu` on amd64). */
   | { readonly kind: 'address'; readonly handle: bigint };
 
+/** A family a config entry produces, named once at load (names.ts) and emitted as is by its collector. */
+export interface EntryFamily extends FamilyHead {
+  readonly type: MetricKind;
+}
+
+/** One counter(9) handle of a counters entry: the entry's only one, or one array element's. */
+export interface CounterHandleNames {
+  readonly element?: string;
+  /** Where the handle is stored, as the kernel spells it: `vm_cnt.v_swtch`, `tcps_states[4] (established)`. */
+  readonly sourceText: string;
+  readonly sum: EntryFamily;
+  /** With `per_cpu`: the family with a series per CPU. */
+  readonly percpu?: EntryFamily;
+}
+
 export interface CounterEntry {
   readonly origin: Origin;
   /** Metric stem: `kvm_<name>_total`, `kvm_<name>_percpu_total`; arrays add `_<element>`. */
@@ -46,6 +60,9 @@ export interface CounterEntry {
   readonly source: CounterSource;
   readonly perCpu: boolean;
   readonly type: MetricKind;
+  /** Where the handle(s) come from, as the kernel spells it. */
+  readonly sourceText: string;
+  readonly handles: readonly CounterHandleNames[];
 }
 
 /** A scalar kernel variable read at `symbol + offset`. */
@@ -62,6 +79,9 @@ export interface ScalarEntry {
   /** Multiplied into the value; e.g. 4096 for a page count exported in bytes. */
   readonly scale: number;
   readonly type: MetricKind;
+  /** Where the value comes from, as the kernel spells it: `vm_cnt.v_free_count`, `DPCPU pcputicks`. */
+  readonly sourceText: string;
+  readonly family: EntryFamily;
 }
 
 /** A plain kernel variable (kvm_read). */
@@ -86,6 +106,9 @@ export interface PcpuEntry {
   /** Divide by this kernel int variable's value (e.g. `stathz` for ticks to seconds). */
   readonly divideBy?: string;
   readonly type: MetricKind;
+  /** Where the value comes from: `struct pcpu.pc_cp_time`. */
+  readonly sourceText: string;
+  readonly family: EntryFamily;
 }
 
 export interface BreakdownConfig {

@@ -9,9 +9,10 @@
  * The event loop is yielded between collectors so health checks and the
  * landing page stay answerable during a long scrape.
  */
-import { COLLECTORS, entryProblems, type Collector, type Scrape } from '../collectors/index.js';
+import { COLLECTORS, type Collector, type Scrape } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { DeadlineError, UnknownCollectorError } from '../errors.js';
+import { SCRAPE_METRICS } from '../exposition/builtin-metrics.js';
 import { FamilyList, type MetricFamily } from '../exposition/family.js';
 import type { CpuTopology } from '../kvm/index.js';
 import type { Logger } from '../log.js';
@@ -83,7 +84,7 @@ export class Exporter implements ScrapeSource {
       kernelUp: error === undefined,
       ...(error !== undefined && { kernelError: error }),
       collectors,
-      configProblems: this.kernel.problems,
+      leftOut: this.kernel.leftOut,
     };
   }
 
@@ -184,8 +185,8 @@ function runCollector(
  * collector did not read everything it was configured to read.
  */
 function leftOutEntries(collector: Collector): string | undefined {
-  const problems = entryProblems(collector);
-  return problems.length === 0 ? undefined : `config entries left out: ${problems.join('; ')}`;
+  const { leftOut } = collector;
+  return leftOut.length === 0 ? undefined : `config entries left out: ${leftOut.join('; ')}`;
 }
 
 function describe(error: unknown): string {
@@ -197,27 +198,9 @@ function scrapeFamilies(outcomes: ReadonlyMap<CollectorName, Outcome>, kernelUp:
   const perCollector = (pick: (o: Outcome) => number) =>
     [...outcomes].map(([name, outcome]) => ({ labels: [name], value: pick(outcome) }));
   return [
-    {
-      name: 'kvm_scrape_collector_duration_seconds',
-      help: 'Time a collector took in this scrape',
-      type: 'gauge',
-      labelNames: ['collector'],
-      series: perCollector((o) => o.seconds),
-    },
-    {
-      name: 'kvm_scrape_collector_success',
-      help: 'Whether a collector read everything it was configured to read (1) or something failed (0)',
-      type: 'gauge',
-      labelNames: ['collector'],
-      series: perCollector((o) => (o.success ? 1 : 0)),
-    },
-    {
-      name: 'kvm_up',
-      help: 'Whether the kernel handle is open and its CPU topology could be read in this scrape',
-      type: 'gauge',
-      labelNames: [],
-      series: [{ labels: [], value: kernelUp ? 1 : 0 }],
-    },
+    { ...SCRAPE_METRICS.duration, series: perCollector((o) => o.seconds) },
+    { ...SCRAPE_METRICS.success, series: perCollector((o) => (o.success ? 1 : 0)) },
+    { ...SCRAPE_METRICS.up, series: [{ labels: [], value: kernelUp ? 1 : 0 }] },
   ];
 }
 

@@ -11,7 +11,7 @@
  * error level when it first happens or its text changes, retries that fail
  * the same way at debug level, and the recovery once at info level.
  */
-import { COLLECTORS, entryProblems, type Collector } from '../collectors/index.js';
+import { COLLECTORS, type Collector } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
@@ -30,7 +30,8 @@ interface Open {
   readonly session: KvmSession;
   /** A collector whose factory threw is kept as its error, reported at every scrape. */
   readonly collectors: ReadonlyMap<CollectorName, Collector | Error>;
-  readonly problems: readonly string[];
+  /** The config entries the collectors left out, as `key (source): problem`. */
+  readonly leftOut: readonly string[];
   /** The backoff delay if this handle breaks: the initial one once it has read a topology. */
   readonly delayMs: number;
   /** The present CPU ids of the last topology read, to notice a CPU leaving or coming back. */
@@ -54,8 +55,8 @@ export class Kernel {
   private current: Open | Broken;
   /** The failure last logged at error level; undefined while the kernel is readable. */
   private reported: string | undefined;
-  /** The config problems last logged, so a reopen does not repeat them. */
-  private reportedProblems = '';
+  /** The left-out entries last logged, so a reopen does not repeat them. */
+  private reportedLeftOut = '';
 
   constructor(
     private readonly config: Config,
@@ -72,8 +73,8 @@ export class Kernel {
     return this.current.state === 'broken' ? this.current.error : undefined;
   }
 
-  get problems(): readonly string[] {
-    return this.current.state === 'open' ? this.current.problems : [];
+  get leftOut(): readonly string[] {
+    return this.current.state === 'open' ? this.current.leftOut : [];
   }
 
   /**
@@ -152,24 +153,24 @@ export class Kernel {
       return this.broken(message, nextDelayMs);
     }
     const collectors = new Map<CollectorName, Collector | Error>();
-    const problems: string[] = [];
+    const leftOut: string[] = [];
     for (const factory of COLLECTORS) {
       if (!this.enabled.has(factory.name)) continue;
       try {
         const collector = factory.create({ session, config: this.config });
         collectors.set(factory.name, collector);
-        problems.push(...entryProblems(collector));
+        leftOut.push(...collector.leftOut);
       } catch (error) {
         collectors.set(factory.name, error as Error);
-        problems.push(`collector ${factory.name}: ${(error as Error).message}`);
+        leftOut.push(`collector ${factory.name}: ${(error as Error).message}`);
       }
     }
-    this.reportProblems(problems);
+    this.reportLeftOut(leftOut);
     const opened = { corefile, execfile: execfile ?? 'running kernel', collectors: [...collectors.keys()].join(',') };
     // While a failure stands, a reopen is one more attempt; readTopology logs the recovery.
     if (this.reported === undefined) this.logger.info('kernel opened', opened);
     else this.logger.debug('kernel reopened', opened);
-    return { state: 'open', session, collectors, problems, delayMs: nextDelayMs };
+    return { state: 'open', session, collectors, leftOut, delayMs: nextDelayMs };
   }
 
   /**
@@ -187,11 +188,11 @@ export class Kernel {
     this.reported = error;
   }
 
-  private reportProblems(problems: readonly string[]): void {
-    const key = problems.join('\n');
-    if (key === this.reportedProblems) return;
-    for (const problem of problems) this.logger.warn('config entry left out', { problem });
-    this.reportedProblems = key;
+  private reportLeftOut(leftOut: readonly string[]): void {
+    const key = leftOut.join('\n');
+    if (key === this.reportedLeftOut) return;
+    for (const problem of leftOut) this.logger.warn('config entry left out', { problem });
+    this.reportedLeftOut = key;
   }
 
   private broken(error: string, delayMs: number): Broken {

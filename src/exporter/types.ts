@@ -26,8 +26,8 @@ export interface ExporterStatus {
   readonly kernelUp: boolean;
   readonly kernelError?: string;
   readonly collectors: readonly CollectorStatus[];
-  /** Problems found when the config was loaded and resolved against the kernel. */
-  readonly configProblems: readonly string[];
+  /** Config entries left out when resolved against the kernel, as `key (source): problem`. */
+  readonly leftOut: readonly string[];
 }
 
 export interface ScrapeSource {

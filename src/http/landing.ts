@@ -66,8 +66,8 @@ function kernelSection(status: ExporterStatus): string {
 
 function configSection(status: ExporterStatus): string {
   const file = `<p>Config file: <code>${escapeHtml(status.configFile)}</code></p>`;
-  if (status.configProblems.length === 0) return `<h2>Configuration</h2>\n${file}\n<p>No problems found.</p>`;
-  const items = status.configProblems.map((problem) => `<li>${escapeHtml(problem)}</li>`).join('\n');
+  if (status.leftOut.length === 0) return `<h2>Configuration</h2>\n${file}\n<p>No problems found.</p>`;
+  const items = status.leftOut.map((problem) => `<li>${escapeHtml(problem)}</li>`).join('\n');
   return `<h2>Configuration</h2>\n${file}\n<p class="bad">Problems:</p>\n<ul>\n${items}\n</ul>`;
 }
 

@@ -6,16 +6,11 @@
  * limit is answered at once with 503 rather than queued, so a pile-up of slow
  * scrapes cannot grow memory without bound. 0 means no limit.
  */
-import { ConfigError } from '../errors.js';
-
 export class ConcurrencyLimit {
   private running = 0;
 
-  constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 0) {
-      throw new ConfigError('command line', undefined, undefined, '--web.max-requests', `must be a whole number >= 0, not ${max}`);
-    }
-  }
+  /** `max` is checked by the command line: a whole number, 0 for no limit. */
+  constructor(readonly max: number) {}
 
   /** Takes a slot, or returns false when all are taken. */
   tryAcquire(): boolean {

@@ -3,11 +3,10 @@
  * takes them (exporter-toolkit, node_exporter): `:9632` listens on every
  * interface, `127.0.0.1:9632` and `[::1]:9632` on one address, a host name
  * on what it resolves to. Port 0 asks the kernel for a free port (tests).
+ * The command line parses them (a bad one is a usage error); the server
+ * takes them parsed.
  */
 import { isIP } from 'node:net';
-import { ConfigError } from '../errors.js';
-
-export const DEFAULT_LISTEN_ADDRESS = ':9632';
 
 export interface ListenAddress {
   /** As given on the command line, for messages. */
@@ -17,34 +16,32 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-export function parseListenAddress(text: string): ListenAddress {
-  const { host, port, bracketed } = splitHostPort(text);
-  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
-    throw listenAddressError(text, `port must be a number from 0 to 65535, not "${port}"`);
-  }
-  if ((bracketed || host.includes(':')) && isIP(host) !== 6) throw listenAddressError(text, `"${host}" is not an IPv6 address`);
+export type ParsedListenAddress = { readonly ok: true; readonly address: ListenAddress } | { readonly ok: false; readonly problem: string };
+
+export function parseListenAddress(text: string): ParsedListenAddress {
+  const split = splitHostPort(text);
+  if (typeof split === 'string') return { ok: false, problem: split };
+  const { host, port, bracketed } = split;
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) return { ok: false, problem: `port must be a number from 0 to 65535, not "${port}"` };
+  if ((bracketed || host.includes(':')) && isIP(host) !== 6) return { ok: false, problem: `"${host}" is not an IPv6 address` };
   if (host !== '' && !host.includes(':') && !/^[A-Za-z0-9.-]+$/.test(host)) {
-    throw listenAddressError(text, `"${host}" is not a host name or IP address`);
+    return { ok: false, problem: `"${host}" is not a host name or IP address` };
   }
-  return { text, host: host === '' ? undefined : host, port: Number(port) };
+  return { ok: true, address: { text, host: host === '' ? undefined : host, port: Number(port) } };
 }
 
-/** Go's `net.SplitHostPort`: an IPv6 host must be bracketed, the port follows the last colon. */
-function splitHostPort(text: string): { host: string; port: string; bracketed: boolean } {
+/** Go's `net.SplitHostPort`: an IPv6 host must be bracketed, the port follows the last colon. A string is the problem. */
+function splitHostPort(text: string): { host: string; port: string; bracketed: boolean } | string {
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
-    if (close < 0 || text[close + 1] !== ':') throw listenAddressError(text, 'expected [IPv6 address]:port');
+    if (close < 0 || text[close + 1] !== ':') return 'expected [IPv6 address]:port';
     return { host: text.slice(1, close), port: text.slice(close + 2), bracketed: true };
   }
   const colon = text.lastIndexOf(':');
-  if (colon < 0) throw listenAddressError(text, 'missing port (write :9632 for every interface)');
+  if (colon < 0) return 'missing port (write :9632 for every interface)';
   const host = text.slice(0, colon);
-  if (host.includes(':')) throw listenAddressError(text, 'an IPv6 address must be in brackets, e.g. [::1]:9632');
+  if (host.includes(':')) return 'an IPv6 address must be in brackets, e.g. [::1]:9632';
   return { host, port: text.slice(colon + 1), bracketed: false };
-}
-
-function listenAddressError(text: string, problem: string): ConfigError {
-  return new ConfigError('command line', undefined, undefined, '--web.listen-address', `"${text}": ${problem}`);
 }
 
 /** How an address a server is bound to reads in logs and on the landing page. */

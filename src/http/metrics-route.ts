@@ -26,6 +26,7 @@ import { renderIncrementally, type ExpositionFormat } from '../exposition/render
 import type { Logger } from '../log.js';
 import type { ConcurrencyLimit } from './limits.js';
 import { CONTENT_TYPE, negotiateFormat } from './negotiate.js';
+import { sendText, type RouteHandler } from './respond.js';
 import { SCRAPE_TIMEOUT_HEADER, parseScrapeRequest } from './scrape-request.js';
 
 export interface MetricsRouteOptions {
@@ -34,8 +35,6 @@ export interface MetricsRouteOptions {
   readonly timeoutOffsetSeconds: number;
   readonly logger: Logger;
 }
-
-export type RouteHandler = (req: Request, res: Response) => Promise<void>;
 
 export function createMetricsRoute(options: MetricsRouteOptions): RouteHandler {
   return async (req, res) => {
@@ -110,10 +109,4 @@ async function streamBody(logger: Logger, families: MetricFamily[], format: Expo
     // The scraper went away mid-body; nothing can be sent any more.
     logger.debug('scrape response not completed', { err: error });
   }
-}
-
-export function sendText(res: Response, status: number, body: string): void {
-  res.status(status).setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(body);
 }

@@ -4,7 +4,9 @@
  * Mirrors node_exporter's web side (exporter-toolkit `web.ListenAndServe`,
  * promhttp): one or more `--web.listen-address`es, the telemetry path, a
  * landing page, `/-/healthy` and `/-/ready` (as Prometheus itself has them),
- * `--web.config.file` for TLS and basic auth, `--web.max-requests`. The HTTP
+ * `--web.config.file` for TLS and basic auth, `--web.max-requests`, and
+ * `--web.max-connections` with handshake, header and idle timeouts so that
+ * no client can hold the server's sockets or slots for long. The HTTP
  * layer sees the exporter only as a ScrapeSource: query parameters pick among
  * configured collectors, nothing a request sends decides what kernel memory
  * is read.
@@ -18,26 +20,29 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express, { type Request, type Response } from 'express';
-import { ConfigError, WebConfigError } from '../errors.js';
+import { ListenError, WebConfigError } from '../errors.js';
 import type { ScrapeSource } from '../exporter/types.js';
 import type { BuildInfo } from '../exposition/self-metrics.js';
 import type { Logger } from '../log.js';
 import { renderLandingPage } from './landing.js';
 import { ConcurrencyLimit } from './limits.js';
-import { formatBoundAddress, parseListenAddress, type ListenAddress } from './listen-address.js';
-import { createMetricsRoute, sendText, type RouteHandler } from './metrics-route.js';
+import { formatBoundAddress, type ListenAddress } from './listen-address.js';
+import { createMetricsRoute } from './metrics-route.js';
+import { sendText, type RouteHandler } from './respond.js';
 import { errorHandler, routeTable, webConfigMiddleware } from './middleware.js';
-import { Lifecycle, closeServer, type NodeServer } from './shutdown.js';
-import { applyTlsSettings, clientCertificateProblem, httpsServerOptions } from './tls.js';
+import { Lifecycle, type NodeServer } from './shutdown.js';
+import { applyTlsSettings, clientCertificateProblem, httpsServerOptions, type TlsSettings } from './tls.js';
 import { WebConfigWatcher, type ReloadOutcome } from './web-config-watch.js';
-import type { TlsSettings } from './web-config.js';
 
 export interface ServerOptions {
   readonly source: ScrapeSource;
+  /** Checked by the command line (telemetryPathProblem). */
   readonly telemetryPath: string;
-  readonly listenAddresses: readonly string[];
+  readonly listenAddresses: readonly ListenAddress[];
   /** `--web.max-requests`: concurrent scrapes, 0 for no limit. */
   readonly maxRequests: number;
+  /** `--web.max-connections`: open connections across all listeners; absent or 0 for no limit. */
+  readonly maxConnections?: number;
   /** Seconds taken off `X-Prometheus-Scrape-Timeout-Seconds` for the scrape deadline. */
   readonly timeoutOffsetSeconds: number;
   readonly webConfigFile?: string;
@@ -54,12 +59,13 @@ export interface RunningServer {
   /** The same with scheme: `http://127.0.0.1:41234`, `https://[::1]:9632`. */
   readonly urls: readonly string[];
   readonly tls: boolean;
+  /** Open connections across every listener. */
+  readonly openConnections: number;
   /** Checks the web config files now instead of at the next poll. */
   reloadWebConfig(): Promise<ReloadOutcome>;
   /** Stops accepting, lets in-flight requests finish, then closes every connection. */
   close(): Promise<void>;
 }
-
 
 /** Node's defaults suit a public web server; a metrics port wants tighter ones. */
 const SERVER_LIMITS = {
@@ -68,6 +74,13 @@ const SERVER_LIMITS = {
   headersTimeout: 10_000,
   /** Receiving the request (not producing the response): a GET has no body. */
   requestTimeout: 30_000,
+  /**
+   * How often Node enforces the two above (its default, 30 s, lets a
+   * connection that never sends a header live 40 s instead of 10).
+   */
+  connectionsCheckingInterval: 1_000,
+  /** A TLS client that has not finished its handshake by then is dropped (Node's default is 120 s). */
+  handshakeTimeout: 10_000,
   /**
    * Node's 5 s: shorter than any scrape interval, so an idle connection is
    * closed well before the scraper reuses it and the two never race.
@@ -80,59 +93,51 @@ const SERVER_LIMITS = {
 /** Short enough to fit a service manager's stop timeout with the kernel close after it. */
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 3_000;
 
+/** The paths the server answers itself, which the telemetry path must not take. */
+const RESERVED_PATHS = new Set(['/-/healthy', '/-/ready']);
+
+/** Why `path` cannot be the telemetry path, or undefined when it can. */
+export function telemetryPathProblem(path: string): string | undefined {
+  if (!path.startsWith('/')) return 'must start with "/"';
+  if (RESERVED_PATHS.has(path)) return 'is reserved for the health endpoints';
+  if (/[?#\s]/.test(path)) return 'must not contain ?, # or white space';
+  return undefined;
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  checkTelemetryPath(options.telemetryPath);
-  const listenAddresses = parseListenAddresses(options.listenAddresses);
   const limit = new ConcurrencyLimit(options.maxRequests);
-  const servers: NodeServer[] = [];
-  const watcher = options.webConfigFile === undefined ? undefined : await openWebConfig(options.webConfigFile, options.logger, servers);
+  let watcher: WebConfigWatcher | undefined;
+  const lifecycle = new Lifecycle(options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS, () => watcher?.stop());
+  if (options.webConfigFile !== undefined) watcher = await openWebConfig(options.webConfigFile, options.logger, lifecycle);
   const tls = watcher?.current.config.tls;
-  const lifecycle = new Lifecycle();
   const app = buildApp(options, { limit, watcher, lifecycle });
   try {
-    for (const address of listenAddresses) servers.push(await listen(app, address, tls, watcher, lifecycle, options.logger));
+    for (const address of options.listenAddresses) await listen(app, address, { tls, watcher, lifecycle, options });
   } catch (error) {
-    watcher?.stop();
-    await Promise.all(servers.map((server) => closeServer(server)));
+    await lifecycle.shutdown();
     throw error;
   }
   options.logger.info(tls ? 'TLS is enabled' : 'TLS is disabled', { web_config: options.webConfigFile ?? '' });
+  const servers = lifecycle.servers;
   return {
     addresses: servers.map(boundAddress),
     urls: servers.map((server) => urlOf(server, tls !== undefined)),
     tls: tls !== undefined,
+    get openConnections() {
+      return lifecycle.openSockets;
+    },
     reloadWebConfig: () => watcher?.checkNow() ?? Promise.resolve('unchanged'),
-    close: () => lifecycle.shutdown(servers, watcher, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS),
+    close: () => lifecycle.shutdown(),
   };
 }
 
-const RESERVED_PATHS = new Set(['/-/healthy', '/-/ready']);
-
-function checkTelemetryPath(path: string): void {
-  const problem = !path.startsWith('/')
-    ? 'must start with /'
-    : RESERVED_PATHS.has(path)
-      ? 'is reserved for the health endpoints'
-      : /[?#\s]/.test(path)
-        ? 'must not contain ?, # or white space'
-        : undefined;
-  if (problem) throw new ConfigError('command line', undefined, undefined, '--web.telemetry-path', `"${path}" ${problem}`);
-}
-
-function parseListenAddresses(texts: readonly string[]): ListenAddress[] {
-  if (texts.length === 0) {
-    throw new ConfigError('command line', undefined, undefined, '--web.listen-address', 'at least one address is needed');
-  }
-  return texts.map(parseListenAddress);
-}
-
 /** Loads the web config and keeps it current; a reload may swap certificates but not turn TLS on or off. */
-function openWebConfig(file: string, logger: Logger, servers: readonly NodeServer[]): Promise<WebConfigWatcher> {
+function openWebConfig(file: string, logger: Logger, lifecycle: Lifecycle): Promise<WebConfigWatcher> {
   return WebConfigWatcher.open(file, logger.child({ component: 'web-config' }), (next, previous) => {
     if ((next.config.tls === undefined) !== (previous.config.tls === undefined)) {
       throw new WebConfigError(file, 'adding or removing TLS (tls_server_config) takes a restart');
     }
-    if (next.config.tls) for (const server of servers) applyTlsSettings(server as HttpsServer, next.config.tls);
+    if (next.config.tls) for (const server of lifecycle.servers) applyTlsSettings(server as HttpsServer, next.config.tls);
   });
 }
 
@@ -183,28 +188,38 @@ function landing(options: ServerOptions, res: Response): void {
   res.end(html);
 }
 
-async function listen(
-  app: express.Express,
-  address: ListenAddress,
-  tls: TlsSettings | undefined,
-  watcher: WebConfigWatcher | undefined,
-  lifecycle: Lifecycle,
-  logger: Logger,
-): Promise<NodeServer> {
-  const server = tls ? createHttpsServer({ ...httpsServerOptions(tls), maxHeaderSize: SERVER_LIMITS.maxHeaderSize }, app) : createHttpServer({ maxHeaderSize: SERVER_LIMITS.maxHeaderSize }, app);
+interface ListenContext {
+  readonly tls: TlsSettings | undefined;
+  readonly watcher: WebConfigWatcher | undefined;
+  readonly lifecycle: Lifecycle;
+  readonly options: ServerOptions;
+}
+
+async function listen(app: express.Express, address: ListenAddress, context: ListenContext): Promise<void> {
+  const { tls, watcher, lifecycle, options } = context;
+  const server = createNodeServer(app, tls);
+  if (options.maxConnections) server.maxConnections = options.maxConnections;
+  server.on('drop', () => options.logger.debug('connection refused: --web.max-connections reached', { max: options.maxConnections }));
+  if (tls && watcher) enforceClientCertificates(server as HttpsServer, watcher, options.logger);
+  server.on('tlsClientError', (error: Error) => options.logger.debug('TLS handshake failed', { err: error }));
+  lifecycle.adopt(server);
+  try {
+    await bind(server, address);
+  } catch (error) {
+    throw new ListenError(address.text, (error as Error).message, { cause: error });
+  }
+  options.logger.debug('listening', { address: urlOf(server, tls !== undefined) });
+}
+
+function createNodeServer(app: express.Express, tls: TlsSettings | undefined): NodeServer {
+  const common = { maxHeaderSize: SERVER_LIMITS.maxHeaderSize, connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingInterval };
+  const server = tls
+    ? createHttpsServer({ ...httpsServerOptions(tls), ...common, handshakeTimeout: SERVER_LIMITS.handshakeTimeout }, app)
+    : createHttpServer(common, app);
   server.headersTimeout = SERVER_LIMITS.headersTimeout;
   server.requestTimeout = SERVER_LIMITS.requestTimeout;
   server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
   server.timeout = SERVER_LIMITS.socketTimeout;
-  if (tls && watcher) enforceClientCertificates(server as HttpsServer, watcher, logger);
-  server.on('tlsClientError', (error: Error) => logger.debug('TLS handshake failed', { err: error }));
-  lifecycle.track(server);
-  try {
-    await bind(server, address);
-  } catch (error) {
-    throw new ConfigError('command line', undefined, undefined, '--web.listen-address', `cannot listen on "${address.text}": ${(error as Error).message}`);
-  }
-  logger.debug('listening', { address: urlOf(server, tls !== undefined) });
   return server;
 }
 

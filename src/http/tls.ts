@@ -20,8 +20,23 @@
 import { X509Certificate } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import type { ClientAuthType } from './web-config-names.js';
-import type { TlsSettings } from './web-config.js';
+import type { ClientAuthType, NodeTlsVersion } from './web-config-names.js';
+
+/** The web config's tls_server_config, resolved: material loaded, names turned into OpenSSL's. */
+export interface TlsSettings {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca?: Buffer;
+  readonly clientAuth: ClientAuthType;
+  readonly minVersion: NodeTlsVersion;
+  readonly maxVersion: NodeTlsVersion;
+  /** OpenSSL cipher list, when cipher_suites narrows the defaults. */
+  readonly ciphers?: string;
+  /** OpenSSL curve list, when curve_preferences is set. */
+  readonly ecdhCurve?: string;
+  readonly honorCipherOrder: boolean;
+  readonly clientAllowedSans?: readonly string[];
+}
 
 export function secureContextOptions(tls: TlsSettings): SecureContextOptions {
   return {

@@ -19,7 +19,8 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { WebConfigError } from '../errors.js';
-import { tlsMaterialProblem } from './tls.js';
+import { MAX_BCRYPT_COST, MIN_BCRYPT_COST, bcryptCost } from './basic-auth.js';
+import { tlsMaterialProblem, type TlsSettings } from './tls.js';
 import {
   ALLOWED_HEADERS,
   CLIENT_AUTH_TYPES,
@@ -29,28 +30,12 @@ import {
   TLS13_SUITES,
   TLS_VERSIONS,
   type ClientAuthType,
-  type NodeTlsVersion,
   type TlsVersionName,
 } from './web-config-names.js';
 
 export type { ClientAuthType } from './web-config-names.js';
 
 const BCRYPT_HASH = /^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$/;
-
-export interface TlsSettings {
-  readonly cert: Buffer;
-  readonly key: Buffer;
-  readonly ca?: Buffer;
-  readonly clientAuth: ClientAuthType;
-  readonly minVersion: NodeTlsVersion;
-  readonly maxVersion: NodeTlsVersion;
-  /** OpenSSL cipher list, when cipher_suites narrows the defaults. */
-  readonly ciphers?: string;
-  /** OpenSSL curve list, when curve_preferences is set. */
-  readonly ecdhCurve?: string;
-  readonly honorCipherOrder: boolean;
-  readonly clientAllowedSans?: readonly string[];
-}
 
 export interface WebConfig {
   readonly file: string;
@@ -187,14 +172,32 @@ function headerProblems(headers: Readonly<Record<string, string>>): Problem[] {
       return [{ path, message: `header cannot be configured (allowed: ${Object.keys(ALLOWED_HEADERS).join(', ')})` }];
     }
     const allowed = ALLOWED_HEADERS[name];
-    return allowed && !allowed.includes(value) ? [{ path, message: `must be one of ${allowed.join(', ')}, not "${value}"` }] : [];
+    if (allowed && !allowed.includes(value)) return [{ path, message: `must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}` }];
+    return HEADER_VALUE.test(value) ? [] : [{ path, message: `${JSON.stringify(value)} ${HEADER_VALUE_RULE}` }];
   });
 }
 
+/**
+ * What Node's `setHeader` accepts (its `checkInvalidHeaderChar`, after RFC
+ * 9110's field-value): tab, visible ASCII, space and Latin-1 bytes. Anything
+ * else — CR or LF above all, which would split the header — makes every
+ * response fail, so it is refused when the file is loaded.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const HEADER_VALUE_RULE = 'is not a valid header value: only tab, printable ASCII and Latin-1 characters are allowed (no CR, LF or other control characters)';
+
+const MAKE_HASH = 'make one with `htpasswd -nBC 10 "" | tr -d \':\\n\'`';
+
 function userProblems(users: Readonly<Record<string, string>>): Problem[] {
-  return Object.entries(users).flatMap(([user, hash]): Problem[] =>
-    BCRYPT_HASH.test(hash) ? [] : [{ path: ['basic_auth_users', user], message: 'not a bcrypt hash (make one with `htpasswd -nBC 10 "" | tr -d \':\\n\'`)' }],
-  );
+  return Object.entries(users).flatMap(([user, hash]): Problem[] => {
+    const path = ['basic_auth_users', user];
+    if (!BCRYPT_HASH.test(hash)) return [{ path, message: `not a bcrypt hash (${MAKE_HASH})` }];
+    const cost = bcryptCost(hash);
+    if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST) {
+      return [{ path, message: `bcrypt cost ${cost} is outside ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}: a verification doubles in time with each step, and above ${MAX_BCRYPT_COST} it takes too long for a scrape (${MAKE_HASH})` }];
+    }
+    return [];
+  });
 }
 
 /** exporter-toolkit's `TLSConfig.IsEnabled`: any certificate or client-auth key turns TLS on. */

@@ -1,7 +1,6 @@
 /** The kernel access layer: everything above imports from here. */
 export { KvmSession, DEFAULT_COREFILE, DEFAULT_LIBRARY, type KernelSymbol, type OpenOptions } from './session.js';
 export {
-  PCPU_SIZE,
   clearPcpuCache,
   refreshPcpuCache,
   ZPCPU_STRIDE,

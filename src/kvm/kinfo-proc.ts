@@ -3,11 +3,11 @@
  *
  * The offsets are those of `sys/sys/user.h` on FreeBSD 13+ for LP64 targets
  * (amd64 and arm64 share the layout; KINFO_PROC_SIZE is 1088 on both, see
- * `sys/amd64/include/proc.h` and `sys/arm64/include/proc.h`). Decoding 10,000
- * records into JS objects costs tens of milliseconds; reading the few fields
- * we need through a DataView over libkvm's own buffer costs about two, so the
- * list below is a view, not a copy.
+ * `sys/amd64/include/proc.h` and `sys/arm64/include/proc.h`). A scrape needs
+ * a few fields of every record, so the list below reads them in place over
+ * libkvm's own buffer instead of decoding records into objects.
  */
+import { decodeCType } from '../abi.js';
 import { KvmLayoutError } from '../errors.js';
 
 /** KINFO_PROC_SIZE on amd64 and arm64. */
@@ -119,16 +119,14 @@ export function procStateName(stat: number): ProcState {
  * tells, and every accessor refuses to read a stale buffer.
  */
 export class KinfoProcList {
-  private readonly view: DataView;
-  private readonly bytes: Uint8Array;
+  private readonly bytes: Buffer;
 
   constructor(
     buffer: ArrayBuffer,
     readonly count: number,
     private readonly isCurrent: () => boolean,
   ) {
-    this.view = new DataView(buffer);
-    this.bytes = new Uint8Array(buffer);
+    this.bytes = Buffer.from(buffer);
   }
 
   get isValid(): boolean {
@@ -164,19 +162,18 @@ export class KinfoProcList {
   }
   private u8(i: number, off: number): number {
     this.check(i);
-    return this.view.getUint8(i * KINFO_PROC_SIZE + off);
+    return decodeCType(this.bytes, i * KINFO_PROC_SIZE + off, 'uint8');
   }
   private i32(i: number, off: number): number {
     this.check(i);
-    return this.view.getInt32(i * KINFO_PROC_SIZE + off, true);
+    return decodeCType(this.bytes, i * KINFO_PROC_SIZE + off, 'int32');
   }
   private u32(i: number, off: number): number {
     this.check(i);
-    return this.view.getUint32(i * KINFO_PROC_SIZE + off, true);
+    return decodeCType(this.bytes, i * KINFO_PROC_SIZE + off, 'uint32');
   }
   private u64(i: number, off: number): number {
     this.check(i);
-    const at = i * KINFO_PROC_SIZE + off;
-    return this.view.getUint32(at + 4, true) * 2 ** 32 + this.view.getUint32(at, true);
+    return decodeCType(this.bytes, i * KINFO_PROC_SIZE + off, 'uint64');
   }
 }

@@ -10,16 +10,15 @@
  *
  * @see kvm_getpcpu(3)
  */
+import { PAGE_SIZE, PCPU_SIZE } from '../abi.js';
 import { KvmLayoutError, KvmReadError, KvmSymbolError } from '../errors.js';
 import { POINTER_MINUS_ONE, copyMemory } from './binding.js';
 import type { KvmSession } from './session.js';
 
-/** sizeof(struct pcpu) on amd64 (static assert in sys/amd64/include/pcpu_aux.h). */
-export const PCPU_SIZE = 4096;
 /** offsetof(struct pcpu, pc_cpuid) on FreeBSD 13+ amd64 (sys/sys/pcpu.h). */
 export const PC_CPUID_OFFSET = 60;
 /** counter(9) copies live one page apart: UMA_PCPU_ALLOC_SIZE = PAGE_SIZE. */
-export const ZPCPU_STRIDE = 4096;
+export const ZPCPU_STRIDE = PAGE_SIZE;
 
 export interface CpuTopology {
   /** `mp_maxcpus`, the kernel's compile-time MAXCPU (kvm_getmaxcpu). */

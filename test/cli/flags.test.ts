@@ -49,6 +49,12 @@ describe('command-line mistakes exit 2 with the message and the usage', () => {
     ['a count that is not a number', ['--web.max-requests', 'lots'], /^kvm_exporter: --web.max-requests expects a whole number >= 0, got "lots"/],
     ['an unknown log level', ['--log.level', 'loud'], /^kvm_exporter: --log.level expects one of debug, info, warn, error, got "loud"/],
     ['a telemetry path without /', ['--web.telemetry-path', 'metrics'], /^kvm_exporter: --web.telemetry-path must start with "\/"/],
+    ['a telemetry path of a health endpoint', ['--web.telemetry-path', '/-/ready'], /^kvm_exporter: --web.telemetry-path is reserved for the health endpoints, got "\/-\/ready"/],
+    ['a telemetry path with a query', ['--web.telemetry-path', '/m?x'], /^kvm_exporter: --web.telemetry-path must not contain \?, # or white space/],
+    ['a listen address without a port', ['--web.listen-address', '9632'], /^kvm_exporter: --web.listen-address "9632": missing port \(write :9632 for every interface\)/],
+    ['a listen address with a bad port', ['--web.listen-address', '127.0.0.1:70000'], /^kvm_exporter: --web.listen-address "127.0.0.1:70000": port must be a number from 0 to 65535/],
+    ['a negative request limit', ['--web.max-requests=-1'], /^kvm_exporter: --web.max-requests expects a whole number >= 0, got "-1"/],
+    ['a connection limit that is not a number', ['--web.max-connections', 'many'], /^kvm_exporter: --web.max-connections expects a whole number >= 0, got "many"/],
     ['a collector both on and off', ['--collector.cpus', '--no-collector.cpus'], /^kvm_exporter: --collector.cpus and --no-collector.cpus contradict each other/],
     ['a collector that does not exist', ['--collector.zfs'], /^kvm_exporter: Unknown option '--collector.zfs'/],
   ])('%s', async (_what, args, message) => {

@@ -183,7 +183,7 @@ describe('failures', () => {
     const status = run.exporter.status().collectors.find((c) => c.name === 'processes');
     await run.close();
     image.clearFaults();
-    expect(byLabel(scrape, 'kvm_scrape_collector_success', 'collector')).toEqual(new Map([['cpus', 1], ['processes', 0], ['loadavg', 1]]));
+    expect(byLabel(scrape, 'kvm_scrape_collector_success', 'collector')).toEqual(new Map([['cpus', 1], ['processes', 0], ['loadavg', 1], ['swap', 1]]));
     expect(status?.lastError).toMatch(message);
     expect(samplesOf(scrape, 'kvm_processes')).toEqual([]);
     expect(samplesOf(scrape, 'kvm_cpus')).toHaveLength(1);

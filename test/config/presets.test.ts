@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { counterMetricNames, plainMetricName } from '../../src/config/names.js';
+import { entryFamilies } from '../../src/config/names.js';
 import { defaultPresetsDir, knownPresets } from '../../src/config/presets.js';
 import type { Config, CounterEntry } from '../../src/config/types.js';
 
@@ -47,8 +47,7 @@ function counter(config: Config, name: string): CounterEntry {
 
 function allMetricNames(config: Config): string[] {
   return [
-    ...config.counters.flatMap((entry) => counterMetricNames(entry)),
-    ...[...config.variables, ...config.dpcpu, ...config.pcpu].map((entry) => plainMetricName(entry)),
+    ...[...config.counters, ...config.variables, ...config.dpcpu, ...config.pcpu].flatMap((entry) => entryFamilies(entry).map((f) => f.name)),
   ];
 }
 

@@ -44,7 +44,7 @@ beforeAll(async () => {
   server = await startServer({
     source: run.exporter,
     telemetryPath: '/metrics',
-    listenAddresses: ['127.0.0.1:0'],
+    listenAddresses: [{ text: '127.0.0.1:0', host: '127.0.0.1', port: 0 }],
     maxRequests: 4,
     timeoutOffsetSeconds: 0.5,
     logger: silentLogger(),

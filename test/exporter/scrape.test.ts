@@ -217,7 +217,7 @@ describe('entries left out at start', () => {
     const run = start(body(MISSING_VARIABLE));
     const scrape = await run.scrape();
     const status = run.exporter.status();
-    expect(status.configProblems).toEqual([
+    expect(status.leftOut).toEqual([
       'variables[1] (no_such_variable): kernel symbol no_such_variable not found: kvm_nlist: No such file or directory',
     ]);
     expect(valueOf(scrape, 'kvm_scrape_collector_success', { collector: 'variables' })).toBe(0);

@@ -1,9 +1,9 @@
 /**
- * The built CLI (`node dist/src/cli.js serve`) as a child process, for the
- * tests that need a real process: signals (SIGHUP reload, SIGTERM
- * shutdown), privilege drop (/proc/<pid>/status), exit codes. Its JSON log
- * on standard error is read line by line, so a test can wait for a line and
- * find the address it listens on.
+ * The built CLI (`node dist/src/cli.js serve`, or `demo`) as a child
+ * process, for the tests that need a real process: signals (SIGHUP reload,
+ * SIGTERM and SIGINT shutdown), privilege drop (/proc/<pid>/status), exit
+ * codes. Its JSON log on standard error is read line by line, so a test can
+ * wait for a line and find the address it listens on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -31,10 +31,15 @@ export interface CliServer {
 }
 
 /** Starts `serve` on 127.0.0.1 with a free port and JSON logs; resolves once it listens. */
-export async function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliServer> {
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliServer> {
+  return startServing('serve', args, env);
+}
+
+/** Starts a serving command (`serve`, `demo`) as startCli does. */
+export async function startServing(command: 'serve' | 'demo', args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliServer> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--web.listen-address=127.0.0.1:0', '--log.format=json', '--log.level=debug', ...args],
+    [CLI, command, '--web.listen-address=127.0.0.1:0', '--log.format=json', '--log.level=debug', ...args],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const log: LogLine[] = [];

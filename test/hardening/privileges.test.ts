@@ -15,26 +15,40 @@ import { chmodSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelImage } from '../../sim/image/image.js';
 import { parseExposition, valueOf } from '../support/parse.js';
-import { CLI, makeKernel, type TestKernel } from '../support/sim.js';
+import { CLI, makeKernel, runCli, type TestKernel } from '../support/sim.js';
 import { startCli, type CliServer } from './cli-process.js';
 import { compareWithImage, imageTruth } from './oracle.js';
 import { FULL_CONFIG, httpGet, until } from './served.js';
 import { loadConfig } from '../../src/config/load.js';
 
 const USER = `kvmx${process.pid}`;
+/** A group for `--runas USER:GROUP`, which the user is no member of. */
+const GROUP = `kvmxg${process.pid}`;
+/** A supplementary group the user is a member of, as kmem would be. */
+const MEMBER_OF = `kvmxs${process.pid}`;
 let uid = -1;
 let gid = -1;
 
 beforeAll(() => {
   expect(process.getuid!()).toBe(0);
   execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
+  execFileSync('groupadd', ['--system', GROUP]);
+  execFileSync('groupadd', ['--system', MEMBER_OF]);
+  execFileSync('usermod', ['--append', '--groups', MEMBER_OF, USER]);
   uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }));
   gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }));
 });
 
 afterAll(() => {
   spawnSync('userdel', [USER]);
+  spawnSync('groupdel', [GROUP]);
+  spawnSync('groupdel', [MEMBER_OF]);
 });
+
+/** A group's id from the group database. */
+function groupId(name: string): number {
+  return Number(execFileSync('getent', ['group', name], { encoding: 'utf8' }).split(':')[2]);
+}
 
 let kernel: TestKernel | undefined;
 let image: KernelImage | undefined;
@@ -96,6 +110,29 @@ describe('--runas', () => {
     const scrape = parseExposition(reply.text);
     expect(valueOf(scrape, 'kvm_up')).toBe(1);
     expect(compareWithImage(scrape, imageTruth(image!, kernel!.manifest, loadConfig(config)))).toMatchObject({ wrong: [], absent: [] });
+  });
+
+  it('with USER:GROUP, takes that group as its primary group and keeps the user\'s supplementary groups', async () => {
+    const { config } = rootOnlyKernel();
+    cli = await startCli([`--config.file=${config}`, `--runas=${USER}:${GROUP}`]);
+    const group = groupId(GROUP);
+    expect(cli.log.find((l) => l.msg === 'dropped privileges')).toMatchObject({ user: USER, group: GROUP, uid, gid: group });
+    const ids = idsOf(cli.pid);
+    expect(ids.uids).toEqual([uid, uid, uid, uid]);
+    expect(ids.gids).toEqual([group, group, group, group]);
+    // initgroups(3): the groups that list the user, plus GROUP; not root's, not the user's own primary group.
+    expect([...ids.groups].sort((a, b) => a - b)).toEqual([group, groupId(MEMBER_OF)].sort((a, b) => a - b));
+    const reply = await httpGet(cli.url, '/metrics');
+    expect(reply.status).toBe(200);
+    expect(valueOf(parseExposition(reply.text), 'kvm_up')).toBe(1);
+  });
+
+  it('refuses a group that does not exist before it serves anything', async () => {
+    const { config } = rootOnlyKernel();
+    const result = await runCli(['serve', '--web.listen-address=127.0.0.1:0', `--config.file=${config}`, `--runas=${USER}:nosuchgroup${process.pid}`]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`nosuchgroup${process.pid}`);
+    expect(result.stderr).not.toMatch(/listening/);
   });
 
   it('after the drop, a reopen meets the kernel\'s real permissions and says so', async () => {

@@ -115,7 +115,7 @@ export async function serveKernel(kernel: TestKernel, body = '', options: ServeO
   const server = await startServer({
     source: exporter,
     telemetryPath: '/metrics',
-    listenAddresses: ['127.0.0.1:0'],
+    listenAddresses: [{ text: '127.0.0.1:0', host: '127.0.0.1', port: 0 }],
     maxRequests: options.maxRequests ?? 40,
     timeoutOffsetSeconds: options.timeoutOffsetSeconds ?? 0.5,
     logger,

@@ -2,8 +2,9 @@
  * The built CLI under signals, as rc.d drives it: SIGHUP reloads the config
  * (a new entry appears; an invalid file is refused with its errors in the
  * log, kvm_exporter_config_last_reload_successful 0, the old config keeps
- * serving), and SIGTERM lets an in-flight scrape finish, closes the kernel
- * handle and exits 0 within 5 seconds.
+ * serving), and SIGTERM (from rc.d or a service manager) and SIGINT
+ * (Ctrl-C) each let an in-flight scrape finish, close the kernel handle and
+ * exit 0 within 5 seconds.
  */
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -66,12 +67,12 @@ describe('SIGHUP', () => {
     const kept = await scrape(cli.url);
     expect(valueOf(kept, 'kvm_exporter_config_last_reload_successful')).toBe(0);
     expect(valueOf(kept, 'kvm_cpus_max_variable')).toBe(256);
-    expect(Object.values(successOf(kept))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(Object.values(successOf(kept))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     expect(compareWithImage(kept, truth)).toMatchObject({ wrong: [], absent: [] });
   });
 });
 
-describe('SIGTERM', () => {
+describe.each(['SIGTERM', 'SIGINT'] as const)('%s', (signal) => {
   it('lets the scrape in flight finish, closes the kernel handle and exits 0 within 5 s', async () => {
     kernel = makeKernel({ cpus: [0, 1, 2, 3] });
     image = kernel.open();
@@ -82,7 +83,7 @@ describe('SIGTERM', () => {
     const inFlight = httpGet(cli.url, '/metrics');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const sent = performance.now();
-    cli.child.kill('SIGTERM');
+    cli.child.kill(signal);
     const [reply, exit] = await Promise.all([inFlight, cli.exited]);
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(exit.at - sent).toBeLessThan(5_000);
@@ -91,9 +92,10 @@ describe('SIGTERM', () => {
     expect(reply.ms).toBeGreaterThan(300 + 200);
     const parsed = parseExposition(reply.text);
     expect(valueOf(parsed, 'kvm_up')).toBe(1);
-    expect(Object.values(successOf(parsed))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(Object.values(successOf(parsed))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     image.setReadDelayUs(0);
     expect(compareWithImage(parsed, imageTruth(image, kernel.manifest, loadConfig(kernel.writeConfig(FULL_CONFIG))))).toMatchObject({ wrong: [], absent: [] });
+    expect(cli.log.slice(mark).find((l) => l.msg === 'shutting down')).toMatchObject({ signal });
     const sequence = cli.log.slice(mark).map((l) => l.msg).filter((m) => ['shutting down', 'kernel handle closed', 'stopped'].includes(m));
     expect(sequence).toEqual(['shutting down', 'kernel handle closed', 'stopped']);
     expect(cli.other).toEqual([]);

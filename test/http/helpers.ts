@@ -53,7 +53,7 @@ export function fixedSource(options: { allEnabled?: boolean } = {}): FixedSource
     requests: [],
     extra: [],
     gate: undefined,
-    statusValue: { configFile: '/etc/kvm_exporter.yml', kernelUp: true, collectors, configProblems: [] },
+    statusValue: { configFile: '/etc/kvm_exporter.yml', kernelUp: true, collectors, leftOut: [] },
     async scrape(request) {
       source.requests.push(request);
       for (const name of [...(request.collect ?? []), ...(request.exclude ?? [])]) {
@@ -141,7 +141,7 @@ export async function startTestServer(source: ScrapeSource, options: TestServerO
   return startServer({
     source,
     telemetryPath: '/metrics',
-    listenAddresses: ['127.0.0.1:0'],
+    listenAddresses: [{ text: '127.0.0.1:0', host: '127.0.0.1', port: 0 }],
     maxRequests: 40,
     timeoutOffsetSeconds: 0.5,
     logger: quietLogger(),

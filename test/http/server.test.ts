@@ -1,7 +1,7 @@
 /** The HTTP server against an in-test ScrapeSource: routes, formats, filters, limits, shutdown. */
 import { Agent } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ListenError } from '../../src/errors.js';
 import type { RunningServer } from '../../src/http/server.js';
 import { fixedSource, quietLogger, send, startTestServer, type FixedSource, type TestServerOptions } from './helpers.js';
 
@@ -250,7 +250,7 @@ describe('other routes', () => {
         { name: 'counters', enabled: true, lastSuccess: true },
         { name: 'loadavg', enabled: false },
       ],
-      configProblems: ["entry 'x<y>': symbol \"_z\" & more"],
+      leftOut: ["entry 'x<y>': symbol \"_z\" & more"],
     };
     const { url } = await serve(source, { telemetryPath: '/kvm"metrics' });
     const reply = await send(url, '/');
@@ -284,31 +284,25 @@ describe('other routes', () => {
 
 describe('listening and shutdown', () => {
   it('listens on several addresses, IPv4 and IPv6, and reports the bound ports', async () => {
-    const { server } = await serve(fixedSource(), { listenAddresses: ['127.0.0.1:0', '[::1]:0'] });
+    const { server } = await serve(fixedSource(), {
+      listenAddresses: [
+        { text: '127.0.0.1:0', host: '127.0.0.1', port: 0 },
+        { text: '[::1]:0', host: '::1', port: 0 },
+      ],
+    });
     expect(server.addresses).toHaveLength(2);
     expect(server.addresses[0]).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(server.addresses[1]).toMatch(/^\[::1\]:\d+$/);
     for (const url of server.urls) expect((await send(url, '/metrics')).text).toBe(TEXT_BODY);
   });
 
-  it.each([
-    [{ listenAddresses: ['9632'] }, 'command line: --web.listen-address: "9632": missing port (write :9632 for every interface)'],
-    [{ listenAddresses: [] }, 'command line: --web.listen-address: at least one address is needed'],
-    [{ telemetryPath: 'metrics' }, 'command line: --web.telemetry-path: "metrics" must start with /'],
-    [{ telemetryPath: '/-/ready' }, 'command line: --web.telemetry-path: "/-/ready" is reserved for the health endpoints'],
-    [{ maxRequests: -1 }, 'command line: --web.max-requests: must be a whole number >= 0, not -1'],
-  ] as [TestServerOptions, string][])('refuses bad options %j with a ConfigError naming the flag', async (options, message) => {
-    const attempt = startTestServer(fixedSource(), options);
-    await expect(attempt).rejects.toBeInstanceOf(ConfigError);
-    await expect(attempt).rejects.toThrow(message);
-  });
-
   it('names the address when it cannot listen', async () => {
     const { server } = await serve();
     const taken = server.addresses[0]!;
-    await expect(startTestServer(fixedSource(), { listenAddresses: [taken] })).rejects.toThrow(
-      new RegExp(`--web.listen-address: cannot listen on "${taken.replace(/[.[\]]/g, '\\$&')}": listen EADDRINUSE`),
-    );
+    const port = Number(taken.slice(taken.lastIndexOf(':') + 1));
+    const attempt = startTestServer(fixedSource(), { listenAddresses: [{ text: taken, host: '127.0.0.1', port }] });
+    await expect(attempt).rejects.toBeInstanceOf(ListenError);
+    await expect(attempt).rejects.toThrow(`cannot listen on ${taken}: listen EADDRINUSE`);
   });
 
   it('lets an in-flight scrape finish on close, then stops accepting and ends keep-alive connections', async () => {

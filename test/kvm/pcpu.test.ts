@@ -13,7 +13,6 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { KvmCallError, KvmLayoutError, KvmReadError } from '../../src/errors.js';
 import {
   KvmSession,
-  PCPU_SIZE,
   counterU64Fetch,
   getMaxCpu,
   getNcpus,
@@ -25,6 +24,7 @@ import {
 } from '../../src/kvm/index.js';
 import { dpcpuSetcpu } from '../../src/kvm/pcpu.js';
 import { SimControl } from '../../sim/control.js';
+import { PCPU_SIZE } from '../../sim/image/format.js';
 import { counterHandle } from '../../sim/image/manifest.js';
 import { SIM_LIBRARY, makeKernel, type TestKernel } from '../support/sim.js';
 

@@ -1,0 +1,140 @@
+/**
+ * counter(9) handles from the config: per-CPU series from kvm_read_zpcpu and
+ * the summed series, read a page of handles at a time (spans.ts).
+ *
+ * The sum of a per-CPU counter is the sum of the same snapshot, so the two
+ * series always agree. A counter without per-CPU series uses
+ * kvm_counter_u64_fetch while CPU ids are dense (libkvm sums ids
+ * 0..mp_ncpus-1, which is wrong for sparse ids) and is otherwise summed from
+ * spans over the present CPUs.
+ */
+import type { MetricFamily, MetricSink, Series } from '../../exposition/family.js';
+import { counterU64Fetch, readZpcpuSpan, type KvmSession } from '../../kvm/index.js';
+import { FailureList, type CollectorFactory, type Scrape } from '../framework/collector.js';
+import { EntryCollector, resolveEntries, type ResolvedEntries } from '../framework/config-entries.js';
+import type { EntryFamily } from '../../config/types.js';
+import { resolveCounter, type Counter } from './handles.js';
+import { copyAt, int32Words, planSpans, total, type Span, type SpanMember } from './spans.js';
+
+/** The label list shared by every unlabelled series of every scrape; frozen, so sharing is safe. */
+const NO_LABELS: readonly string[] = Object.freeze([]);
+
+export const countersCollector: CollectorFactory = {
+  name: 'counters',
+  defaultEnabled: true,
+  description: 'counter(9) handles from the config: per-CPU (kvm_read_zpcpu) and summed',
+  create({ session, config }) {
+    const resolved = resolveEntries(config, config.counters, (entry, key) => resolveCounter(session, entry, key));
+    return new CountersCollector(session, resolved);
+  },
+};
+
+/** What decoding the spans of one scrape needs, passed as one. */
+interface SpanScrape {
+  readonly sink: MetricSink;
+  readonly cpus: readonly number[];
+  /** One label array per CPU, shared by every per-CPU series of this scrape. */
+  readonly cpuLabels: readonly (readonly string[])[];
+  readonly failures: FailureList;
+}
+
+class CountersCollector extends EntryCollector<Counter> {
+  /** Spans over the per-CPU counters: what is read when CPU ids are dense. */
+  private readonly perCpuSpans: readonly Span<Counter>[];
+  /** Spans over every counter: what is read when CPU ids are sparse. */
+  private readonly allSpans: readonly Span<Counter>[];
+  private readonly fetched: readonly Counter[];
+  /** The rows of the span being decoded, reused from span to span and scrape to scrape. */
+  private rows = Buffer.alloc(0);
+
+  constructor(
+    private readonly session: KvmSession,
+    resolved: ResolvedEntries<Counter>,
+  ) {
+    super(resolved);
+    this.perCpuSpans = planSpans(this.items.filter((c) => c.percpu));
+    this.allSpans = planSpans(this.items);
+    this.fetched = this.items.filter((c) => !c.percpu);
+  }
+
+  update(sink: MetricSink, scrape: Scrape): void {
+    const failures = new FailureList();
+    const { dense, present, ncpus } = scrape.topology;
+    const run: SpanScrape = { sink, cpus: present, cpuLabels: present.map((cpu) => [String(cpu)]), failures };
+    for (const span of dense ? this.perCpuSpans : this.allSpans) {
+      scrape.checkDeadline();
+      this.emitSpan(run, span);
+    }
+    if (dense) {
+      for (const counter of this.fetched) {
+        scrape.checkDeadline();
+        this.emitFetched(sink, counter, ncpus, failures);
+      }
+    }
+    failures.throwIfAny();
+  }
+
+  private emitSpan(run: SpanScrape, span: Span<Counter>): void {
+    let rows: Buffer;
+    try {
+      rows = readZpcpuSpan(this.session, span.first, span.length, run.cpus, this.rowBuffer(span.length * run.cpus.length));
+    } catch (error) {
+      for (const { counter } of span.members) run.failures.add(counter.key, error);
+      return;
+    }
+    const words = int32Words(rows);
+    for (const member of span.members) emitMember(run, member, words, span.length >> 2);
+  }
+
+  /** A buffer of at least `size` bytes, grown (never shrunk) as spans and CPU counts need. */
+  private rowBuffer(size: number): Buffer {
+    if (this.rows.length < size) this.rows = Buffer.allocUnsafeSlow(size);
+    return this.rows;
+  }
+
+  private emitFetched(sink: MetricSink, counter: Counter, ncpus: number, failures: FailureList): void {
+    try {
+      const raw = counterU64Fetch(this.session, counter.handle, ncpus);
+      const value = counter.signed ? Number(BigInt.asIntN(64, raw)) : Number(raw);
+      sink.add(family(counter.sum, [{ labels: NO_LABELS, value }]));
+    } catch (error) {
+      failures.add(counter.key, error);
+    }
+  }
+}
+
+/**
+ * One counter's sum and per-CPU series from the span's rows, in one pass
+ * that makes one object per series: with many series, allocations are what
+ * a scrape spends its time on (and what the garbage collector then copies).
+ */
+function emitMember(run: SpanScrape, { counter, offset }: SpanMember<Counter>, words: Int32Array, rowWords: number): void {
+  const { cpus, cpuLabels } = run;
+  const series: Series[] | undefined = counter.percpu ? new Array<Series>(cpus.length) : undefined;
+  let sum = 0;
+  let negative = -1;
+  for (let i = 0, at = offset >> 2; i < cpus.length; i++, at += rowWords) {
+    const value = copyAt(words, at);
+    sum += value;
+    if (value < 0 && negative < 0) negative = i;
+    if (series) series[i] = { labels: cpuLabels[i]!, value };
+  }
+  run.sink.add(family(counter.sum, [{ labels: NO_LABELS, value: total(sum, counter.signed) }]));
+  if (!counter.percpu || !series) return;
+  if (negative >= 0 && !counter.signed) {
+    run.failures.add(counter.key, decrementedCounter(counter, cpus[negative]!));
+    return;
+  }
+  run.sink.add(family(counter.percpu, series));
+}
+
+function decrementedCounter(counter: Counter, cpu: number): Error {
+  return new Error(
+    `CPU ${cpu}'s copy of ${counter.source} is above 2^63, i.e. negative: this counter(9) is decremented, ` +
+      'so its per-CPU copies are not monotonic; declare it `type: gauge` to export them',
+  );
+}
+
+function family(head: EntryFamily, series: Series[]): MetricFamily {
+  return { name: head.name, help: head.help, type: head.type, labelNames: head.labelNames, series };
+}

@@ -1,0 +1,72 @@
+/**
+ * The collector framework's contract, after node_exporter's `collector.go`:
+ * a factory that does the expensive, fallible setup once (symbol lookups,
+ * reading handles, building family metadata) and a collector whose `update`
+ * only reads and emits.
+ *
+ * A collector reports a bad config entry without failing the others: an
+ * entry that cannot be resolved at setup is left out (`leftOut`), read
+ * failures during a scrape are collected and thrown together as
+ * `EntryErrors` after everything that could be read has been emitted.
+ */
+import type { CollectorName, Config } from '../../config/types.js';
+import { EntryErrors } from '../../errors.js';
+import type { MetricSink } from '../../exposition/family.js';
+import type { CpuTopology, KvmSession } from '../../kvm/index.js';
+
+export interface CollectorContext {
+  readonly session: KvmSession;
+  readonly config: Config;
+}
+
+/** What one scrape gives every collector. */
+export interface Scrape {
+  /** Read at the start of this scrape. */
+  readonly topology: CpuTopology;
+  /** Throws DeadlineError once the scrape's deadline has passed. */
+  checkDeadline(): void;
+}
+
+/** One config entry as resolved against the kernel, for `check` and the landing page. */
+export interface EntryReport {
+  /** Config path, e.g. `counters[3]`. */
+  readonly key: string;
+  /** Where the value comes from, in the kernel's own names: `vm_cnt.v_swtch`. */
+  readonly source: string;
+  /** Kernel address or counter handle, when resolved. */
+  readonly address?: bigint;
+  /** The metric families the entry produces. */
+  readonly metrics: readonly string[];
+  /** Why the entry was left out, when it was. */
+  readonly problem?: string;
+}
+
+export interface Collector {
+  /** Emits this scrape's families; throws after emitting what it could if anything failed. */
+  update(sink: MetricSink, scrape: Scrape): void;
+  /** The config entries this collector serves (empty for built-in collectors). */
+  readonly entries: readonly EntryReport[];
+  /** The entries left out at setup, each as `key (source): problem`; fixed for the collector's life. */
+  readonly leftOut: readonly string[];
+}
+
+export interface CollectorFactory {
+  readonly name: CollectorName;
+  readonly defaultEnabled: boolean;
+  /** One line for `--collector.<name>` help and the landing page. */
+  readonly description: string;
+  create(context: CollectorContext): Collector;
+}
+
+/** Collects per-entry failures during an update and throws them at the end. */
+export class FailureList {
+  private readonly failures: { key: string; error: Error }[] = [];
+
+  add(key: string, error: unknown): void {
+    this.failures.push({ key, error: error instanceof Error ? error : new Error(String(error)) });
+  }
+
+  throwIfAny(): void {
+    if (this.failures.length > 0) throw new EntryErrors(this.failures);
+  }
+}
