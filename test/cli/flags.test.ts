@@ -84,7 +84,7 @@ describe('collector flags', () => {
 
   it('flags win over the config file, which wins over the defaults', async () => {
     const body = 'preset: freebsd-14-amd64\ncollectors: { loadavg: false, cpus: false, processes: true }\n';
-    expect(collectorsRun(await once([], body))).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes']);
+    expect(collectorsRun(await once([], body))).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'swap']);
     const scrape = await once(['--collector.loadavg', '--no-collector.processes'], body);
     expect(collectorsRun(scrape)).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'loadavg', 'swap']);
     expect(valueOf(scrape, 'kvm_load1')).toBe(3.5);
