@@ -60,6 +60,8 @@ export const DEFAULT_COREFILE = '/dev/mem';
 export class KvmSession {
   private handle: KvmHandle | null;
   private readonly symbols = new Map<string, KernelSymbol | null>();
+  /** For each name the cache holds as missing, what kvm_nlist said when it was looked up. */
+  private readonly missing = new Map<string, string>();
   /** Scratch for the typed readers: never escapes a method. */
   private readonly scratch = Buffer.alloc(8);
 
@@ -105,6 +107,7 @@ export class KvmSession {
     const kd = this.handle;
     this.handle = null;
     this.symbols.clear();
+    this.missing.clear();
     this.lib.kvm_close(kd);
   }
 
@@ -185,7 +188,8 @@ export class KvmSession {
    */
   lookup(name: string): KernelSymbol {
     const symbol = this.tryLookup(name);
-    if (symbol === undefined) throw new KvmSymbolError(name, this.lastError());
+    // The reason of the lookup that found it missing: a cached miss makes no call, so lastError is another call's.
+    if (symbol === undefined) throw new KvmSymbolError(name, this.missing.get(name) ?? '');
     return symbol;
   }
 
@@ -194,6 +198,7 @@ export class KvmSession {
     if (cached !== undefined) return cached ?? undefined;
     const symbol = this.lookupUncached(name);
     this.symbols.set(name, symbol ?? null);
+    if (symbol === undefined) this.missing.set(name, this.lastError());
     return symbol;
   }
 

@@ -11,6 +11,7 @@
  */
 import { request } from 'node:http';
 import { enabledCollectors } from '../../src/cli/flags.js';
+import { COLLECTORS } from '../../src/collectors/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter/exporter.js';
@@ -21,6 +22,11 @@ import { createLogger } from '../../src/log.js';
 import { SimControl } from '../../sim/control.js';
 import { parseExposition, valueOf, type ParsedScrape } from '../support/parse.js';
 import { SIM_LIBRARY, type TestKernel } from '../support/sim.js';
+
+/** One kvm_scrape_collector_success value per collector the served configs run: every registered collector. */
+export function everyCollector(value: 0 | 1): number[] {
+  return COLLECTORS.map(() => value);
+}
 
 /**
  * The config the hardening tests serve: the FreeBSD 14 preset (vm_cnt, udpstat,
