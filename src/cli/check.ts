@@ -5,9 +5,10 @@
  * and a sample value) or the reason it failed.
  */
 import { COLLECTORS, EntryErrors, type EntryReport } from '../collectors/index.js';
-import type { CollectorName, Config } from '../config/types.js';
+import type { CollectorName, Config, OffsetOrigin } from '../config/types.js';
 import { FamilyList, type MetricFamily } from '../exposition/family.js';
 import { KvmSession, readTopology, type CpuTopology } from '../kvm/index.js';
+import { describeTypes } from './run-config.js';
 
 export interface CheckResult {
   readonly lines: readonly string[];
@@ -26,7 +27,8 @@ export function runCheck(config: Config, enabled: ReadonlySet<CollectorName>): C
     const topology = readTopology(session);
     lines.push(`ok   kernel ${config.kvm.corefile}: ${describeTopology(topology)}`);
     const results = COLLECTORS.filter((c) => enabled.has(c.name)).map((c) => checkCollector(c.name, session, config, topology));
-    return { lines: [...lines, ...results.flatMap((r) => r.lines)], ok: results.every((r) => r.ok) };
+    const types = [`ok   types: ${describeTypes(config)}`, ...offsetLines(config)];
+    return { lines: [...lines, ...results.flatMap((r) => r.lines), ...types], ok: results.every((r) => r.ok) };
   } catch (error) {
     return { lines: [...lines, `FAIL kernel ${config.kvm.corefile}: ${(error as Error).message}`], ok: false };
   } finally {
@@ -81,6 +83,23 @@ function sampleText(metric: string, family: MetricFamily | undefined): string {
 function summary(families: readonly MetricFamily[]): string {
   const series = families.reduce((n, f) => n + f.series.length, 0);
   return `, ${series} series`;
+}
+
+/**
+ * Where every `field:` offset came from (config layout, CTF of which file,
+ * preset layout), and a WARN for each preset offset CTF contradicts.
+ */
+function offsetLines(config: Config): string[] {
+  type Placed = { key: string; field?: string; offset?: number; offsetOrigin?: OffsetOrigin };
+  const placed: Placed[] = [
+    ...config.counters.map((e) => ({ key: e.origin.key, ...(e.source.kind === 'address' ? {} : e.source) })),
+    ...[...config.variables, ...config.dpcpu, ...config.pcpu].map((e) => ({ ...e, key: e.origin.key })),
+  ];
+  return placed.flatMap(({ key, field, offset, offsetOrigin }) => {
+    if (field === undefined || offsetOrigin === undefined) return [];
+    const line = `     ${key} ${field}: offset ${offset} from ${offsetOrigin.from}`;
+    return offsetOrigin.conflict ? [line, `WARN   ${key} ${field}: ${offsetOrigin.conflict}`] : [line];
+  });
 }
 
 function describeTopology(t: CpuTopology): string {

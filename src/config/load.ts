@@ -13,7 +13,7 @@ import { readFileDraft, SECTIONS } from './document.js';
 import type { EntryContext } from './entries.js';
 import { normaliseCounter, normaliseDpcpu, normalisePcpu, normaliseVariable } from './entries.js';
 import { parseAt } from './issues.js';
-import type { Layout } from './layouts.js';
+import type { KernelTypes } from './kernel-types.js';
 import { mergeLayouts } from './layouts.js';
 import { counterMetricNames, NameClaims, plainMetricName } from './names.js';
 import { defaultPresetsDir, knownPresets, presetFile } from './presets.js';
@@ -26,6 +26,13 @@ import type {
 export interface LoadOptions {
   /** Folder of `<name>.yml` presets; the package's `config/presets` by default. */
   readonly presetsDir?: string;
+  /**
+   * The kernel's own types for the kvm section as it will be opened (flags
+   * applied), or why there are none; without it, offsets come from layouts only.
+   */
+  readonly types?: (kvm: KvmConfig) => KernelTypes | string;
+  /** Replaces keys of the file's kvm section (the command line's --kvm.* flags). */
+  readonly kvm?: Partial<KvmConfig>;
 }
 
 const DEFAULT_BREAKDOWN: BreakdownConfig = { enabled: false, maxSeries: 100 };
@@ -40,11 +47,19 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const preset = user.preset === undefined ? undefined : readPreset(user, user.preset, options, errors);
   const files = preset === undefined ? [user] : [preset, user];
   const layouts = mergeLayouts(...files.map((draft) => draft.layouts));
-  const sections = normaliseSections(files, layouts, errors);
+  const kvm = { ...resolveKvm(user, file), ...options.kvm };
+  const types = options.types?.(kvm) ?? 'no CTF was looked for';
+  const lookup: TypeLookup = {
+    layouts,
+    configLayouts: new Set(user.layouts.map((layout) => layout.name)),
+    types: typeof types === 'string' ? undefined : types,
+  };
+  const sections = normaliseSections(files, lookup, errors);
   if (errors.length > 0) throw new ConfigErrors(ordered(errors, user));
   return {
     file: resolve(file),
-    kvm: resolveKvm(user, file),
+    kvm,
+    ctf: typeof types === 'string' ? { none: types } : { origin: types.origin },
     collectors: Object.assign({}, ...files.map((draft) => draft.collectors)),
     ...sections,
     processes: mergeProcesses(files),
@@ -128,14 +143,16 @@ const SECTION_RULES: { [S in SectionName]: SectionRule<EntryOf<S>> } = {
   pcpu: { schema: pcpuSchema, normalise: normalisePcpu, names: (entry) => [plainMetricName(entry)] },
 };
 
+type TypeLookup = Pick<EntryContext, 'layouts' | 'configLayouts' | 'types'>;
+
 /** Preset entries first, then the config file's; a clash of names is an error, not an override. */
-function normaliseSections(files: readonly FileDraft[], layouts: ReadonlyMap<string, Layout>, errors: ConfigError[]): Sections {
+function normaliseSections(files: readonly FileDraft[], lookup: TypeLookup, errors: ConfigError[]): Sections {
   const sections: Sections = { counters: [], variables: [], dpcpu: [], pcpu: [] };
   const claims = new NameClaims(errors);
   for (const draft of files) {
     for (const section of SECTIONS) {
       draft.sections[section].forEach((raw, index) => {
-        const ctx: EntryContext = { source: draft.source, path: [section, index], layouts, errors };
+        const ctx: EntryContext = { source: draft.source, path: [section, index], ...lookup, errors };
         const entry = normaliseEntry(SECTION_RULES[section] as SectionRule<EntryOf<typeof section>>, raw, ctx, claims);
         if (entry) (sections[section] as EntryOf<typeof section>[]).push(entry);
       });
@@ -167,6 +184,7 @@ function resolveKvm(user: FileDraft, file: string): KvmConfig {
     library: kvm.library.includes('/') ? resolve(folder, kvm.library) : kvm.library,
     execfile: kvm.execfile === null ? null : resolve(folder, kvm.execfile),
     corefile: resolve(folder, kvm.corefile),
+    ctf: kvm.ctf === 'auto' || kvm.ctf === 'off' ? kvm.ctf : (Array.isArray(kvm.ctf) ? kvm.ctf : [kvm.ctf]).map((path) => resolve(folder, path)),
   };
 }
 
