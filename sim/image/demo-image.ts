@@ -1,7 +1,7 @@
 /**
  * Entry point run by `npm run build`: writes the demo kernel that
  * `kvm_exporter demo` and config/demo.yml read, dist/demo/kernel.img with
- * its control file and manifest. A running FreeBSD 13+ amd64 server with
+ * its control file and manifest, and dist/demo/kernel, its execfile with CTF. A running FreeBSD 13+ amd64 server with
  * 8 CPUs (dense ids, MAXCPU 256), about 150 processes and 400 threads in
  * jails 0, 1 and 2. Usage: node dist/sim/image/demo-image.js [path]
  */
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { packageRoot } from '../../src/version.js';
 import { buildFreeBsdKernel } from './freebsd-kernel.js';
+import { writeSimKernelFile } from './kernel-ctf.js';
 import { generateProcesses } from './process-table.js';
 
 export const DEMO_CPUS = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -21,10 +22,16 @@ export function defaultDemoImagePath(): string {
   return join(packageRoot(), 'dist', 'demo', 'kernel.img');
 }
 
+/** The demo kernel's execfile (ELF with CTF), beside its image: `kernel` in the same folder. */
+export function demoKernelFile(imagePath: string): string {
+  return join(dirname(imagePath), 'kernel');
+}
+
 export function writeDemoImage(path: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const processes = generateProcesses({ cpus: DEMO_CPUS.length, count: 150, seed: DEMO_SEED });
   const manifest = buildFreeBsdKernel(path, { cpus: DEMO_CPUS, mpMaxcpus: 256, live: true, processes });
+  writeSimKernelFile(demoKernelFile(path), manifest);
   process.stdout.write(
     `demo kernel: ${path} (${manifest.cpus.length} CPUs, ${manifest.processes} processes, ${manifest.threads} threads, ${manifest.counters.length} counters)\n`,
   );

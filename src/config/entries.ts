@@ -134,11 +134,12 @@ function symbolSource(input: CounterInput, symbol: string, ctx: EntryContext): C
   if (elements !== undefined && !arrayElementsOk(elements, input.type === 'counter', ctx)) return undefined;
   const width = COUNTER_HANDLE_BYTES * (elements?.length ?? 1);
   const where = placement(ctx, input);
-  if (where === undefined || !where.fits(width)) return undefined;
+  if (where === undefined) return undefined;
   if (where.member && !where.member.isCounter) {
     report(ctx, ['field'], `${where.field} is ${where.member.typeText} in ${ctx.types!.origin}, not counter_u64_t (or an array of it)`);
     return undefined;
   }
+  if (!where.fits(width)) return undefined;
   if (where.offset % COUNTER_HANDLE_BYTES !== 0) {
     const key = where.field === undefined ? 'offset' : 'field';
     report(ctx, [key], `offset ${where.offset} is not 8-byte aligned; a counter(9) handle is an 8-byte pointer`);

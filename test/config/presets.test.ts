@@ -156,7 +156,7 @@ describe('config/demo.yml', () => {
   it('points at the simulated library and the demo image, relative to config/', () => {
     expect(config.kvm).toEqual({
       library: `${ROOT}dist/libkvm-sim/libkvm.so.7`,
-      execfile: null,
+      execfile: `${ROOT}dist/demo/kernel`,
       corefile: `${ROOT}dist/demo/kernel.img`,
       ctf: 'auto',
     });
