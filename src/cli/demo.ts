@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelActivity } from '../../sim/image/activity.js';
-import { demoKernelFile, writeDemoImage } from '../../sim/image/demo-image.js';
+import { writeDemoImage } from '../../sim/image/demo-image.js';
 import { KernelImage } from '../../sim/image/image.js';
 import { readManifest } from '../../sim/image/manifest.js';
 import { packageRoot } from '../version.js';
@@ -41,7 +41,7 @@ export async function runDemo(flags: Flags): Promise<number> {
   };
   try {
     return await runServe(
-      { ...flags, kvmLibrary: library, kvmCorefile: corefile, kvmExecfile: flags.kvmExecfile ?? demoKernelFile(corefile) },
+      { ...flags, kvmLibrary: library, kvmCorefile: corefile },
       {
         defaultConfigFile: join(root, 'config', 'demo.yml'),
         onListening: (urls) => process.stderr.write(`demo kernel ${corefile} is moving; metrics on ${urls.map((url) => `${url}${flags.telemetryPath}`).join(' ')}\n`),

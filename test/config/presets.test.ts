@@ -156,9 +156,9 @@ describe('config/demo.yml', () => {
   it('points at the simulated library and the demo image, relative to config/', () => {
     expect(config.kvm).toEqual({
       library: `${ROOT}dist/libkvm-sim/libkvm.so.7`,
-      execfile: `${ROOT}dist/demo/kernel`,
+      execfile: null,
       corefile: `${ROOT}dist/demo/kernel.img`,
-      ctf: 'auto',
+      ctf: [`${ROOT}dist/demo/kernel`],
     });
   });
 
