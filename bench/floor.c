@@ -7,9 +7,11 @@
  *     <symbol> holds <count> counter(9) handles (as kvmsim_extra_counters
  *     does). Untimed: open, nlist, read the handles and the present CPUs,
  *     group the handles by 4 KB page. Timed, per iteration: one
- *     kvm_read_zpcpu per present CPU per page (the bytes from the page's
- *     first to its last handle), then every counter's per-CPU values and
- *     its sum (modulo 2^64, as counter_u64_fetch) into an output array.
+ *     kvm_read_zpcpu per page for every CPU at once (from the page's first
+ *     handle through the last present CPU's copy of its last handle: the
+ *     copies sit 4 KB apart in one slab, sys/vm/uma_core.c
+ *     pcpu_page_alloc), then every counter's per-CPU values and its sum
+ *     (modulo 2^64, as counter_u64_fetch) into an output array.
  *
  *   floor processes <corefile> <iterations>
  *     Timed, per iteration: kvm_getprocs(KERN_PROC_PROC) and a count of the
@@ -59,7 +61,7 @@ struct counters_plan {
 	int ncpus;
 	struct span *spans;
 	int nspans;
-	uint8_t *rows;      /* one span's bytes per CPU */
+	uint8_t *rows;      /* one span's run: CPU c's copy at c * PCPU_STRIDE */
 	uint64_t *percpu;   /* count x ncpus values */
 	uint64_t *sums;     /* count values */
 };
@@ -150,6 +152,13 @@ read_present_cpus(kvm_t *kd, struct counters_plan *p)
 	free(table);
 }
 
+/* Bytes of one span's run: through the last present CPU's copy. */
+static size_t
+run_bytes(const struct counters_plan *p, size_t len)
+{
+	return ((size_t)p->cpus[p->ncpus - 1] * PCPU_STRIDE + len);
+}
+
 /* Handles sorted, then cut into one span per 4 KB page. */
 static void
 plan_spans(struct counters_plan *p)
@@ -180,7 +189,7 @@ plan_spans(struct counters_plan *p)
 		if (s->len > widest)
 			widest = s->len;
 	}
-	p->rows = malloc(widest * (size_t)p->ncpus);
+	p->rows = malloc(run_bytes(p, widest));
 	if (p->rows == NULL)
 		die("plan_spans", "out of memory");
 }
@@ -218,7 +227,8 @@ decode_span(struct counters_plan *p, const struct span *s)
 		uint64_t sum = 0, v;
 
 		for (c = 0; c < p->ncpus; c++) {
-			memcpy(&v, p->rows + (size_t)c * s->len + at, sizeof(v));
+			memcpy(&v, p->rows + (size_t)p->cpus[c] * PCPU_STRIDE + at,
+			    sizeof(v));
 			out[c] = v;
 			sum += v;
 		}
@@ -229,17 +239,15 @@ decode_span(struct counters_plan *p, const struct span *s)
 static void
 collect_counters(kvm_t *kd, struct counters_plan *p)
 {
-	int s, c;
+	int s;
 
 	for (s = 0; s < p->nspans; s++) {
 		const struct span *sp = &p->spans[s];
+		size_t len = run_bytes(p, sp->len);
 
-		for (c = 0; c < p->ncpus; c++) {
-			if (kvm_read_zpcpu(kd, sp->first,
-			    p->rows + (size_t)c * sp->len, sp->len,
-			    p->cpus[c]) != (ssize_t)sp->len)
-				die("kvm_read_zpcpu", kvm_geterr(kd));
-		}
+		if (kvm_read_zpcpu(kd, sp->first, p->rows, len, 0) !=
+		    (ssize_t)len)
+			die("kvm_read_zpcpu", kvm_geterr(kd));
 		decode_span(p, sp);
 	}
 }

@@ -132,7 +132,7 @@ export async function runBench(options: RunOptions): Promise<BenchRun> {
     const soak = await runWorker<SoakResult>({ kind: 'soak', config: soakKernel.config, workload: plan.soak.workload, scrapes }, 'soak', nodeFlags);
     const linearity = fitAxes(results);
     return {
-      format: 'kvm_exporter-bench-1',
+      format: 'kvm_exporter-bench-2',
       mode: plan.mode,
       startedAt: startedAt.toISOString(),
       seconds: (performance.now() - started) / 1000,

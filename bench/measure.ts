@@ -110,7 +110,7 @@ export async function measureProduct(config: Config, effort: Effort): Promise<Pr
 async function measureHttp(config: Config, effort: Effort): Promise<ProductMeasurement['http']> {
   const served = exporterFor(config, new SelfMetrics({ version: VERSION, revision: REVISION }));
   try {
-    return await probeHttp(served, effort.warmup, effort.http);
+    return await probeHttp(served, effort);
   } finally {
     await served.close();
   }

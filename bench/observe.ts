@@ -4,7 +4,7 @@
  * counts by state), and the simulator's call counts into CallCounts, so the
  * harness can check that every strategy it times computes the same thing.
  */
-import type { ScrapeSource } from '../src/exporter/types.js';
+import type { ScrapeSource } from '../src/exporter/scrape-source.js';
 import type { MetricFamily } from '../src/exposition/family.js';
 import { PROC_STATES } from '../src/kvm/index.js';
 import type { SimCallCounts, SimControl } from '../sim/control.js';

@@ -1,7 +1,7 @@
 /**
- * What the benchmark runs: the workload grid of each mode (full, quick and
- * the tiny one the harness test uses), how hard each measurement tries, and
- * which workloads the goals are read from.
+ * What the benchmark runs: the workload grid of each mode (full, quick, and
+ * the smoke plan the harness test and CI run), how hard each measurement
+ * tries, and which workloads the goals are read from.
  *
  * The grid has two axes. CPUs x counters (every counter per-CPU, handles
  * clustered as the kernel's pcpu-8 zone lays them out, 100 processes) shows
@@ -45,13 +45,18 @@ export interface Effort {
   readonly exposition: Repeat;
   /** Sequential HTTP scrapes for latency percentiles. */
   readonly http: Repeat;
+  /**
+   * /-/healthy polled every 10 ms during at least `scrapes` sequential
+   * /metrics scrapes, then more until `polls` polls are in or `budgetMs` has passed.
+   */
+  readonly health: { readonly scrapes: number; readonly polls: number; readonly budgetMs: number };
   /** Timed scrapes of the naive strategy. */
   readonly naive: Repeat;
   /** Iterations the C floor times itself over, scaled down for big process tables. */
   readonly floorIterations: number;
 }
 
-export type Mode = 'full' | 'quick' | 'tiny';
+export type Mode = 'full' | 'quick' | 'smoke';
 
 export interface BenchPlan {
   readonly mode: Mode;
@@ -60,14 +65,21 @@ export interface BenchPlan {
   /** RSS soak: this many HTTP scrapes of one workload. */
   readonly soak: { readonly workload: string; readonly scrapes: number };
   /** The workload each goal is read from. */
-  readonly goalWorkloads: {
-    /** Calls versus naive and collection versus the floor: clustered, 64 CPUs, 500 per-CPU counters. */
-    readonly counters: string;
-    /** Exposition versus prom-client and the event-loop stall: the workload with at least 100k series. */
-    readonly exposition: string;
-    /** Process counting versus the floor: 100k processes. */
-    readonly processes: string;
-  };
+  readonly goalWorkloads: GoalWorkloads;
+}
+
+export interface GoalWorkloads {
+  /** Calls versus naive and collection versus the floor: clustered, 64 CPUs, 500 per-CPU counters. */
+  readonly counters: string;
+  /** Collection versus the floor on a big host: 256 CPUs x 2000 counters (the quick grid's biggest stands in). */
+  readonly countersLarge: string;
+  /** Calls independent of CPUs: two workloads with the same counters, few CPUs and many. */
+  readonly cpusLow: string;
+  readonly cpusHigh: string;
+  /** Exposition versus prom-client and the event-loop stall: the workload with at least 100k series. */
+  readonly exposition: string;
+  /** Process counting versus the floor, and /-/healthy while /metrics scrapes: 100k processes. */
+  readonly processes: string;
 }
 
 export function workload(cpus: number, counters: number, layout: CounterLayout, processes: number, axes: readonly Axis[]): Workload {
@@ -85,11 +97,21 @@ function withProcessAxis(grid: Workload[], cpus: number, counters: number): Work
   return grid.map((w) => (w.cpus === cpus && w.counters === counters ? { ...w, axes: [...w.axes, 'processes'] } : w));
 }
 
-const GOALS = {
+const GOALS: GoalWorkloads = {
   counters: 'c64-k500-clustered-p100',
+  countersLarge: 'c256-k2000-clustered-p100',
+  cpusLow: 'c4-k500-clustered-p100',
+  cpusHigh: 'c256-k500-clustered-p100',
   exposition: 'c64-k2000-clustered-p100',
   processes: 'c4-k36-clustered-p100000',
-} as const;
+};
+
+/** The quick grid stops at 64 CPUs: its biggest workloads stand in for the 256-CPU ones. */
+const QUICK_GOALS: GoalWorkloads = {
+  ...GOALS,
+  countersLarge: 'c64-k2000-clustered-p100',
+  cpusHigh: 'c64-k500-clustered-p100',
+};
 
 export function fullPlan(): BenchPlan {
   const grid = withProcessAxis(
@@ -113,6 +135,7 @@ export function fullPlan(): BenchPlan {
       collection: { min: 5, max: 200, budgetMs: 5_000 },
       exposition: { min: 3, max: 30, budgetMs: 8_000 },
       http: { min: 10, max: 100, budgetMs: 15_000 },
+      health: { scrapes: 5, polls: 300, budgetMs: 5_000 },
       naive: { min: 1, max: 50, budgetMs: 5_000 },
       floorIterations: 200,
     },
@@ -121,7 +144,7 @@ export function fullPlan(): BenchPlan {
   };
 }
 
-/** About a minute: every goal, and enough of each axis to fit a line. */
+/** Every goal, and enough of each axis to fit a line: about 2 CPU-minutes, most of them on the 100,000-process kernel. */
 export function quickPlan(): BenchPlan {
   const grid = withProcessAxis(cpuCounterGrid([4, 64], [36, 500, 2000], (c, k) => c === 4 && k === 2000), 4, 36);
   return {
@@ -137,36 +160,42 @@ export function quickPlan(): BenchPlan {
       collection: { min: 3, max: 50, budgetMs: 800 },
       exposition: { min: 2, max: 7, budgetMs: 2_000 },
       http: { min: 5, max: 30, budgetMs: 2_000 },
+      health: { scrapes: 3, polls: 100, budgetMs: 2_000 },
       naive: { min: 1, max: 10, budgetMs: 800 },
       floorIterations: 50,
     },
     soak: { workload: GOALS.counters, scrapes: 300 },
-    goalWorkloads: GOALS,
+    goalWorkloads: QUICK_GOALS,
   };
 }
 
-/** The harness test's plan: two small workloads through the quick path, seconds in all. */
-export function tinyPlan(): BenchPlan {
-  const small = workload(4, 36, 'clustered', 100, ['cpus-x-counters', 'processes']);
+/**
+ * The smoke check (the harness test and CI): two small workloads through
+ * every measurement and every goal, seconds in all. Its numbers show that
+ * the harness works, not how fast the exporter is.
+ */
+export function smokePlan(): BenchPlan {
+  const small = workload(4, 100, 'clustered', 100, ['cpus-x-counters', 'processes']);
   const wider = workload(8, 100, 'clustered', 300, ['cpus-x-counters', 'processes']);
   return {
-    mode: 'tiny',
+    mode: 'smoke',
     workloads: [small, wider],
     effort: {
       warmup: { min: 1, max: 2, budgetMs: 100 },
       collection: { min: 2, max: 5, budgetMs: 200 },
       exposition: { min: 1, max: 2, budgetMs: 200 },
       http: { min: 3, max: 5, budgetMs: 300 },
+      health: { scrapes: 2, polls: 20, budgetMs: 1_000 },
       naive: { min: 1, max: 2, budgetMs: 200 },
       floorIterations: 5,
     },
     soak: { workload: small.id, scrapes: 40 },
-    goalWorkloads: { counters: wider.id, exposition: wider.id, processes: wider.id },
+    goalWorkloads: { counters: wider.id, countersLarge: wider.id, cpusLow: small.id, cpusHigh: wider.id, exposition: wider.id, processes: wider.id },
   };
 }
 
 export function planFor(mode: Mode): BenchPlan {
-  return mode === 'full' ? fullPlan() : mode === 'quick' ? quickPlan() : tinyPlan();
+  return mode === 'full' ? fullPlan() : mode === 'quick' ? quickPlan() : smokePlan();
 }
 
 /** Repeats `run` as `repeat` allows and returns each run's result. */

@@ -2,20 +2,22 @@
  * prom-client's plain rendering of the same series, the baseline for
  * src/exposition/render.ts: a Registry holding one Counter or Gauge per
  * family with every series set to the scrape's value, rendered with
- * `registry.metrics()` (text 0.0.4), timed in rounds interleaved with our
- * renderer so both see the same machine and heap.
+ * `registry.metrics()` in text 0.0.4 and in OpenMetrics (a second registry
+ * of that content type), each timed in rounds interleaved with our renderer
+ * of the same format so both see the same machine and heap.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, type RegistryContentType } from 'prom-client';
 
 import type { MetricFamily } from '../src/exposition/family.js';
-import { renderFamilies } from '../src/exposition/render.js';
+import { renderFamilies, type ExpositionFormat } from '../src/exposition/render.js';
 import { repeatTimed, type Repeat } from './plan.js';
-import type { PromClientMeasurement } from './schema.js';
+import type { FormatComparison, PromClientMeasurement } from './schema.js';
 import { summarize } from './stats.js';
 
 /** A Registry with the families' series; untyped families become gauges (prom-client has no untyped). */
-export function registryOf(families: readonly MetricFamily[]): Registry {
-  const registry = new Registry();
+export function registryOf(families: readonly MetricFamily[], contentType: RegistryContentType = Registry.PROMETHEUS_CONTENT_TYPE): Registry<RegistryContentType> {
+  const registry = new Registry<RegistryContentType>();
+  registry.setContentType(contentType);
   for (const family of families) {
     const options = { name: family.name, help: family.help, labelNames: [...family.labelNames], registers: [registry] };
     const metric = family.type === 'counter' ? new Counter(options) : new Gauge(options);
@@ -28,11 +30,11 @@ export function registryOf(families: readonly MetricFamily[]): Registry {
   return registry;
 }
 
-export async function comparePromClient(families: readonly MetricFamily[], repeat: Repeat): Promise<PromClientMeasurement> {
-  const registry = registryOf(families);
+async function compareFormat(families: readonly MetricFamily[], repeat: Repeat, format: ExpositionFormat, contentType: RegistryContentType): Promise<FormatComparison> {
+  const registry = registryOf(families, contentType);
   // One untimed round each, so neither is timed before the JIT has seen it.
   await registry.metrics();
-  renderFamilies(families, 'text-0.0.4');
+  renderFamilies(families, format);
   const theirs: number[] = [];
   const ours: number[] = [];
   let identical = false;
@@ -41,9 +43,16 @@ export async function comparePromClient(families: readonly MetricFamily[], repea
     const text = await registry.metrics();
     theirs.push(performance.now() - started);
     started = performance.now();
-    const mine = renderFamilies(families, 'text-0.0.4');
+    const mine = renderFamilies(families, format);
     ours.push(performance.now() - started);
     if (round === 0) identical = text === mine;
   });
   return { timing: summarize(theirs), oursTiming: summarize(ours), identical };
+}
+
+/** Text first, then OpenMetrics; one registry at a time, so the two never hold the series together. */
+export async function comparePromClient(families: readonly MetricFamily[], repeat: Repeat): Promise<PromClientMeasurement> {
+  const text = await compareFormat(families, repeat, 'text-0.0.4', Registry.PROMETHEUS_CONTENT_TYPE);
+  const openMetrics = await compareFormat(families, repeat, 'openmetrics-1.0.0', Registry.OPENMETRICS_CONTENT_TYPE);
+  return { text, openMetrics };
 }

@@ -1,10 +1,12 @@
 /**
  * A run as people read it (plain-text tables on stdout) and as tools read it
- * (JSON in bench/results/: latest.json and a copy named by date and mode).
+ * (JSON in bench/results/: one file named by date and mode, and latest.json,
+ * which names the latest file of each mode instead of copying it).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { Mode } from './plan.js';
 import type { BenchRun, GoalResult, WorkloadResult } from './schema.js';
 
 type Cell = string | number;
@@ -33,6 +35,7 @@ function productRows(results: readonly WorkloadResult[]): Cell[][] {
     ms(p.http.latency.medianMs),
     ms(p.http.latency.p99Ms),
     ms(p.http.maxEventLoopStallMs),
+    ms(p.http.healthDuringScrape.p99Ms),
     p.http.peakRssMb.toFixed(0),
     p.peakRssMb.toFixed(0),
     kb(p.http.bytes),
@@ -54,20 +57,33 @@ function baselineRows(results: readonly WorkloadResult[]): Cell[][] {
     ms(p.collection.processesOnly.medianMs),
     ms(floor.processes.timing.medianMs),
     times(p.collection.processesOnly.medianMs, floor.processes.timing.medianMs),
-    ms(promClient.timing.medianMs),
-    ms(promClient.oursTiming.medianMs),
-    times(promClient.timing.medianMs, promClient.oursTiming.medianMs),
+    times(promClient.text.timing.medianMs, promClient.text.oursTiming.medianMs),
+    times(promClient.openMetrics.timing.medianMs, promClient.openMetrics.oursTiming.medianMs),
   ]);
 }
 
-function withUnit(value: number, unit: string): string {
-  const text = Number.isInteger(value) ? String(value) : value.toFixed(2);
-  return unit === 'x' ? `${text}x` : `${text} ${unit}`;
+/** Three significant figures at most, never more than two decimals: 244x, 10.3x, 1.29, 22.4 ms. */
+function significant(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  const magnitude = Math.abs(value);
+  return value.toFixed(magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2);
+}
+
+export function withUnit(value: number, unit: string): string {
+  const text = significant(value);
+  return unit === 'x' ? `${text}x` : unit === 'exponent' ? text : `${text} ${unit}`;
+}
+
+export function measuredText(g: GoalResult): string {
+  return g.measured === null ? 'n/a' : withUnit(g.measured, g.unit);
+}
+
+export function targetText(g: GoalResult): string {
+  return `${g.comparison} ${withUnit(g.target, g.unit)}`;
 }
 
 function goalRow(g: GoalResult): Cell[] {
-  const measured = g.measured === null ? 'n/a' : withUnit(g.measured, g.unit);
-  return [g.met ? 'MET' : 'MISSED', g.id, g.workload, measured, `${g.comparison} ${withUnit(g.target, g.unit)}`, g.detail];
+  return [g.met ? 'MET' : 'MISSED', g.id, g.workload, measuredText(g), targetText(g), g.detail];
 }
 
 export function formatRun(run: BenchRun): string {
@@ -79,13 +95,13 @@ export function formatRun(run: BenchRun): string {
     '',
     "Exporter (medians in ms; calls per scrape of every collector; RSS in MB during the HTTP scrapes and at the worker's peak; KB of one OpenMetrics scrape)",
     table(
-      ['workload', 'series', 'kvm calls', 'preads', 'scrape', 'counters', 'processes', 'render', 'http p50', 'http p99', 'stall', 'http MB', 'peak MB', 'KB', 'gzip KB'],
+      ['workload', 'series', 'kvm calls', 'preads', 'scrape', 'counters', 'processes', 'render', 'http p50', 'http p99', 'stall', 'health p99', 'http MB', 'peak MB', 'KB', 'gzip KB'],
       productRows(run.workloads),
     ),
     '',
-    'Baselines (counters: naive and C floor; processes: C floor; exposition: prom-client; medians in ms)',
+    'Baselines (counters: naive and C floor; processes: C floor; exposition: prom-client / ours, text 0.0.4 and OpenMetrics; medians in ms)',
     table(
-      ['workload', 'naive calls', 'our calls', 'floor calls', 'fewer', 'naive', 'ours', 'floor', 'vs floor', 'procs', 'floor', 'vs floor', 'prom-client', 'render', 'faster'],
+      ['workload', 'naive calls', 'our calls', 'floor calls', 'fewer', 'naive', 'ours', 'floor', 'vs floor', 'procs', 'floor', 'vs floor', 'faster text', 'faster OM'],
       baselineRows(run.workloads),
     ),
     '',
@@ -111,11 +127,42 @@ export function formatRun(run: BenchRun): string {
   return `${sections.join('\n')}\n`;
 }
 
-/** Writes latest.json and <date>-<mode>.json into `dir`; returns their paths. */
+export const LATEST_FORMAT = 'kvm_exporter-bench-latest-1';
+
+/** latest.json: the file name of the latest run of each mode, in the same folder. */
+export interface LatestRuns {
+  readonly format: typeof LATEST_FORMAT;
+  readonly runs: Partial<Record<Mode, string>>;
+}
+
+export function runFileName(run: Pick<BenchRun, 'startedAt' | 'mode'>): string {
+  return `${run.startedAt.slice(0, 10)}-${run.mode}.json`;
+}
+
+export function readLatest(dir: string): LatestRuns {
+  const path = join(dir, 'latest.json');
+  if (!existsSync(path)) return { format: LATEST_FORMAT, runs: {} };
+  const latest = JSON.parse(readFileSync(path, 'utf8')) as Partial<LatestRuns>;
+  if (latest.format !== LATEST_FORMAT || typeof latest.runs !== 'object' || latest.runs === null) {
+    throw new Error(`${path}: expected {"format": "${LATEST_FORMAT}", "runs": {mode: file}}, got format ${JSON.stringify(latest.format)}`);
+  }
+  return { format: LATEST_FORMAT, runs: latest.runs };
+}
+
+/** The run latest.json names for `mode`, if any. */
+export function readLatestRun(dir: string, mode: Mode): { file: string; run: BenchRun } | undefined {
+  const file = readLatest(dir).runs[mode];
+  return file === undefined ? undefined : { file, run: JSON.parse(readFileSync(join(dir, file), 'utf8')) as BenchRun };
+}
+
+/** Writes <date>-<mode>.json into `dir` and points latest.json's entry for the mode at it; returns both paths. */
 export function writeRun(run: BenchRun, dir: string): string[] {
   mkdirSync(dir, { recursive: true });
-  const text = `${JSON.stringify(run, null, 2)}\n`;
-  const paths = [join(dir, 'latest.json'), join(dir, `${run.startedAt.slice(0, 10)}-${run.mode}.json`)];
-  for (const path of paths) writeFileSync(path, text);
+  const file = runFileName(run);
+  const previous = readLatest(dir);
+  const latest: LatestRuns = { format: LATEST_FORMAT, runs: { ...previous.runs, [run.mode]: file } };
+  const paths = [join(dir, file), join(dir, 'latest.json')];
+  writeFileSync(paths[0]!, `${JSON.stringify(run, null, 2)}\n`);
+  writeFileSync(paths[1]!, `${JSON.stringify(latest, null, 2)}\n`);
   return paths;
 }

@@ -61,6 +61,12 @@ export interface HttpMeasurement {
   readonly maxEventLoopStallMs: number;
   /** The highest RSS sampled (every 10 ms) while the scrapes ran: the exporter as `serve` runs it. */
   readonly peakRssMb: number;
+  /**
+   * GET /-/healthy every 10 ms during more sequential scrapes, each latency
+   * from when the poll was due (a poll held back by a blocked event loop
+   * counts the wait).
+   */
+  readonly healthDuringScrape: Timing;
 }
 
 export interface Observed {
@@ -78,19 +84,25 @@ export interface NaiveMeasurement {
   readonly counterChecksum: string;
 }
 
-/** The exporter's counter reads alone (topology and one readZpcpuSpan per page), no families built. */
+/** The exporter's counter reads alone (topology and one readZpcpuRun per page, every CPU at once), no families built. */
 export interface ReadsOnlyMeasurement {
   readonly calls: CallCounts;
   readonly collection: Timing;
 }
 
-export interface PromClientMeasurement {
+export interface FormatComparison {
   /** registry.metrics() of a prom-client Registry holding the same families. */
   readonly timing: Timing;
   /** Our renderer, timed in the same rounds (interleaved with prom-client's). */
   readonly oursTiming: Timing;
   /** Whether the two texts are byte for byte the same. */
   readonly identical: boolean;
+}
+
+/** prom-client against our renderer, in each format Prometheus negotiates. */
+export interface PromClientMeasurement {
+  readonly text: FormatComparison;
+  readonly openMetrics: FormatComparison;
 }
 
 export interface FloorMeasurement {
@@ -177,7 +189,7 @@ export interface MachineFacts {
 }
 
 export interface BenchRun {
-  readonly format: 'kvm_exporter-bench-1';
+  readonly format: 'kvm_exporter-bench-2';
   readonly mode: Mode;
   readonly startedAt: string;
   readonly seconds: number;

@@ -57,7 +57,7 @@ export function linearFit(points: readonly (readonly [number, number])[]): Linea
   }
   const slope = sxx === 0 ? 0 : sxy / sxx;
   const intercept = meanY - slope * meanX;
-  // R² is at most 1; with collinear points (two, in a tiny plan) rounding can put it a hair above.
+  // R² is at most 1; with collinear points (two, in the smoke plan) rounding can put it a hair above.
   const r2 = syy === 0 ? 1 : Math.min(1, (sxy * sxy) / (sxx * syy));
   return { slope, intercept, r2 };
 }

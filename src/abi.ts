@@ -44,11 +44,20 @@ export const PCPU_SIZE = 4096;
 /** A counter(9) handle (`counter_u64_t`, sys/sys/_counter.h) is one pointer-sized word. */
 export const COUNTER_HANDLE_BYTES = 8;
 
+const TWO_32 = 2 ** 32;
+
 /**
- * Decodes a little-endian value of `ctype` at `offset` in `bytes` as a
- * sample value. 64-bit values above 2^53 are rounded to the nearest float64,
- * as every Prometheus sample is.
+ * A 64-bit integer from its 32-bit halves as a float64 sample value (exact
+ * within 2^53, rounded to the nearest float64 above, as every Prometheus
+ * sample is): `high` as read signed gives int64, read unsigned gives uint64.
+ * Hot paths that read halves in their own way (a DataView, an Int32Array)
+ * share this arithmetic.
  */
+export function int64FromHalves(high: number, lowUnsigned: number): number {
+  return high * TWO_32 + lowUnsigned;
+}
+
+/** Decodes a little-endian value of `ctype` at `offset` in `bytes` as a sample value. */
 export function decodeCType(bytes: Buffer, offset: number, ctype: CType): number {
   switch (ctype) {
     case 'int8': return bytes.readInt8(offset);
@@ -58,9 +67,9 @@ export function decodeCType(bytes: Buffer, offset: number, ctype: CType): number
     case 'int32': return bytes.readInt32LE(offset);
     case 'uint32': return bytes.readUInt32LE(offset);
     case 'int64':
-    case 'long': return bytes.readInt32LE(offset + 4) * 2 ** 32 + bytes.readUInt32LE(offset);
+    case 'long': return int64FromHalves(bytes.readInt32LE(offset + 4), bytes.readUInt32LE(offset));
     case 'uint64':
     case 'ulong':
-    case 'pointer': return bytes.readUInt32LE(offset + 4) * 2 ** 32 + bytes.readUInt32LE(offset);
+    case 'pointer': return int64FromHalves(bytes.readUInt32LE(offset + 4), bytes.readUInt32LE(offset));
   }
 }

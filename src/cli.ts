@@ -6,6 +6,7 @@
  * command-line mistake.
  */
 import { runCheck } from './cli/check.js';
+import { exitCode } from './cli/exit.js';
 import { UsageError, enabledCollectors, parseFlags, usage, type Flags } from './cli/flags.js';
 import { runDemo } from './cli/demo.js';
 import { runLayout } from './cli/layout.js';
@@ -45,9 +46,9 @@ async function main(argv: readonly string[]): Promise<number> {
       if (!config) return 1;
       const enabled = enabledCollectors(flags, config.collectors);
       if (flags.command === 'once') return runOnce(config, enabled);
-      const result = runCheck(config, enabled);
+      const result = await runCheck(config, enabled);
       process.stdout.write(`${result.lines.join('\n')}\n`);
-      return result.ok ? 0 : 1;
+      return exitCode(result.ok ? 0 : 1, result);
     }
   }
 }

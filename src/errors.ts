@@ -79,6 +79,14 @@ export class KvmLayoutError extends KvmExporterError {
   }
 }
 
+/** A walk of vnet_head or allprison met a loop, a bad magic or an unreadable pointer (src/kvm/vnet.ts). */
+export class KvmVnetWalkError extends KvmExporterError {
+  readonly code = 'KVM_VNET_WALK';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 /** The session was used after `close()`. */
 export class KvmClosedError extends KvmExporterError {
   readonly code = 'KVM_CLOSED';

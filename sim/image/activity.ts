@@ -3,7 +3,8 @@
  * realistic rates, from a timer or one step at a time. Per CPU (with a
  * fixed imbalance, interrupts leaning on CPU 0): context switches,
  * interrupts, syscalls, traps, soft interrupts and page faults in vm_cnt;
- * UDP and IP packets in the vnet0 copies of udpstat and ipstat; a little
+ * UDP and IP packets in the vnet0 copies of udpstat and ipstat, and each
+ * jail's own stack at its own rate (jail-traffic.ts); a little
  * sendfile; pc_cp_time ticks by mode at stathz; pc_switchtime; ticks and
  * DPCPU pcputicks at hz; load averages decaying toward the number of
  * runnable threads as the kernel's loadav() does; and short-lived processes
@@ -18,6 +19,7 @@ import { CPUSTATES, CpuState, FSCALE, Loadavg, Pcpu } from './format.js';
 import type { KernelImage } from './image.js';
 import { CPU_TICK_FREQUENCY, HZ, STATHZ } from './kernel-layout.js';
 import { type KinfoProcess, type KinfoThread, ProcState } from './kinfo.js';
+import { JailTraffic } from './jail-traffic.js';
 import { type KernelManifest, counterHandle, symbolAddress } from './manifest.js';
 import { Xorshift32 } from './prng.js';
 
@@ -110,6 +112,7 @@ export class KernelActivity {
   private nextPid: number;
   private nextTid: number;
   private timer: NodeJS.Timeout | undefined;
+  private readonly jailTraffic: JailTraffic | undefined;
 
   constructor(
     private readonly image: KernelImage,
@@ -125,6 +128,7 @@ export class KernelActivity {
     this.procs = image.readProcesses();
     this.nextPid = Math.max(100, ...this.procs.map((p) => p.pid)) + 1;
     this.nextTid = Math.max(100_000, ...this.procs.flatMap((p) => p.threads.map((t) => t.tid))) + 1;
+    this.jailTraffic = manifest.jails && manifest.jails.slots > 0 ? new JailTraffic(image, manifest, this.rng) : undefined;
   }
 
   /** Advances the kernel every intervalMs by the wall time that passed. */
@@ -147,6 +151,7 @@ export class KernelActivity {
   step(seconds: number): void {
     const cpus = this.presentCpus();
     this.advanceCounters(cpus, seconds);
+    this.jailTraffic?.step(cpus, seconds);
     this.advanceCpuTime(cpus, seconds);
     this.advanceClocks(cpus, seconds);
     if (this.options.processChurn ?? true) this.churnProcesses(cpus, seconds);

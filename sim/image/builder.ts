@@ -276,7 +276,11 @@ export interface CounterSlabOptions {
 }
 
 /**
- * Hands out counter(9) handles from pcpu-8 slabs. "clustered" fills one
+ * Hands out counter(9) handles from pcpu-8 slabs. A slab is one page per
+ * CPU id 0..mp_maxid, absent ids included, at consecutive addresses, as
+ * sys/vm/uma_core.c's pcpu_page_alloc maps it (`bytes == (mp_maxid + 1) *
+ * PAGE_SIZE`, one vm_page per id pmap_qenter'ed after the previous one), so
+ * one read can cover every CPU's copy. "clustered" fills one
  * slab before opening the next, as UMA hands out consecutive items;
  * "scattered" spreads the counters over many fresh slabs, one per counter
  * up to the slab limit, so consecutive counters never share a page.

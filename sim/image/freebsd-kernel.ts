@@ -43,6 +43,8 @@ import {
   writeManifest,
 } from './manifest.js';
 import { generateProcesses } from './process-table.js';
+import { type JailArea, type JailSpec, VNET_STATS, placeJails } from './jails.js';
+import { Prison } from './vnet-stats.js';
 
 export interface ExtraCounters {
   count: number;
@@ -66,6 +68,12 @@ export interface FreeBsdKernelSpec {
   extraCounters?: ExtraCounters;
   /** Load averages (default 0.42, 0.37, 0.30). */
   loadavg?: readonly [number, number, number];
+  /** options VIMAGE (default true): set_vnet, vnet0 and vnet_head; false puts the VNET arrays in .bss. */
+  vimage?: boolean;
+  /** Jails on allprison at boot, in jid order (default none). */
+  jails?: readonly JailSpec[];
+  /** Jail slots, each with a struct prison, a vnet and its counters (default: jails + 4; VIMAGE only). */
+  jailSlots?: number;
 }
 
 /** The kernel variables, with their C sizes and whether they are initialised (.data) or not (.bss). */
@@ -78,7 +86,8 @@ interface Variable {
 }
 
 interface Layout {
-  spec: Required<Omit<FreeBsdKernelSpec, 'extraCounters' | 'processes'>> & {
+  spec: Required<Omit<FreeBsdKernelSpec, 'extraCounters' | 'processes' | 'jails'>> & {
+    jails: readonly JailSpec[];
     extraCounters: ExtraCounters | undefined;
     processes: readonly KinfoProcess[];
   };
@@ -90,12 +99,27 @@ interface Layout {
 }
 
 const SET_PCPU_ENTRIES: ReadonlyArray<readonly [string, number]> = [['pcpu_entry_pcputicks', 4]];
-const SET_VNET_ENTRIES: ReadonlyArray<readonly [string, number]> = [
-  ['vnet_entry_udpstat', UDPSTAT_FIELDS.length * 8],
-  ['vnet_entry_ipstat', IPSTAT_FIELDS.length * 8],
-];
+const SET_VNET_ENTRIES: ReadonlyArray<readonly [string, number]> = VNET_STATS.map(([stat, fields]) => [`vnet_entry_${stat}`, fields.length * 8]);
 
-function variables(maxcpus: number, extra: number): Variable[] {
+/**
+ * The jail and VNET variables: prison0 and allprison (sys/kern/kern_jail.c),
+ * proc0, allproc and dumptid, which libkvm's _kvm_vnet_selectpid nlists
+ * (lib/libkvm/kvm_vnet.c), and with VIMAGE vnet0 and vnet_head
+ * (sys/net/vnet.c); without it the VNET arrays are plain globals.
+ */
+function jailVariables(vimage: boolean): Variable[] {
+  const vars: Variable[] = [
+    { name: 'prison0', size: Prison.size, data: true },
+    { name: 'proc0', size: 8, data: true },
+    { name: 'allprison', size: 16, data: true },
+    { name: 'allproc', size: 8, data: false },
+    { name: 'dumptid', size: 4, data: false },
+  ];
+  if (vimage) return [...vars, { name: 'vnet0', size: 8, data: false }, { name: 'vnet_head', size: 8, data: false }];
+  return [...vars, ...VNET_STATS.map(([stat, fields]) => ({ name: stat, size: fields.length * 8, data: false }))];
+}
+
+function variables(maxcpus: number, extra: number, vimage: boolean): Variable[] {
   return [
     { name: 'mp_maxcpus', size: 4, data: true },
     { name: 'nprocs', size: 4, data: true },
@@ -110,11 +134,11 @@ function variables(maxcpus: number, extra: number): Variable[] {
     { name: 'ticks', size: 4, data: false },
     { name: 'nprocs_records', size: 4, data: false },
     { name: '__pcpu', size: 8, data: false },
-    { name: 'vnet0', size: 8, data: false },
     { name: 'cpuid_to_pcpu', size: 8 * maxcpus, data: false },
     { name: 'dpcpu_off', size: 8 * maxcpus, data: false },
     { name: 'sfstat', size: SFSTAT_FIELDS.length * 8, data: false },
     ...(extra > 0 ? [{ name: 'kvmsim_extra_counters', size: 8 * extra, data: false }] : []),
+    ...jailVariables(vimage),
   ];
 }
 
@@ -201,6 +225,25 @@ function placeVnet(l: Layout, start: bigint, stop: bigint): void {
   b.writeU32(Kva.vnet0 + BigInt(Vnet.magicN), VNET_MAGIC_N);
   b.writeU64(Kva.vnet0 + BigInt(Vnet.dataBase), l.vnetDataBase);
   b.writeU64(addr(b, 'vnet0'), Kva.vnet0);
+  // vnet_alloc() puts vnet0 on vnet_head (le_prev = &vnet_head) and vnet0_init makes it prison0's.
+  b.writeU64(addr(b, 'vnet_head'), Kva.vnet0);
+  b.writeU64(Kva.vnet0 + 8n, addr(b, 'vnet_head'));
+  b.writeU64(addr(b, 'prison0') + BigInt(Prison.vnet), Kva.vnet0);
+}
+
+/** prison0 (pr_id 0, pr_name "0"), an empty allprison, and dumptid on a crash dump. */
+function writeJailScalars(l: Layout): void {
+  const b = l.builder;
+  b.writeBytes(addr(b, 'prison0') + BigInt(Prison.name), Buffer.from('0\0'));
+  b.writeU64(addr(b, 'allprison') + 8n, addr(b, 'allprison'));
+  // The dumping thread's id (sys/kern/kern_shutdown.c); 0 on a running kernel.
+  if (!l.spec.live) b.writeI32(addr(b, 'dumptid'), 100_004);
+}
+
+/** Where VNET array `stat` of the host's stack is: vnet0's copy, or the global without VIMAGE. */
+function hostStatBase(l: Layout, stat: string): bigint {
+  const b = l.builder;
+  return l.spec.vimage ? u64(l.vnetDataBase + addr(b, `vnet_entry_${stat}`)) : addr(b, stat);
 }
 
 /** Allocates handles, stores each at its holder address, and plants values on present CPUs. */
@@ -225,11 +268,10 @@ function arrayHolders(base: bigint, n: number): bigint[] {
 function placeCounters(l: Layout): CounterSlabs {
   const b = l.builder;
   const slabs = new CounterSlabs(b, { pcpuBase: Kva.pcpu, cpuSlots: l.maxid + 1, firstOffset: Kva.firstCounterSlab });
-  const inVnet0 = (sym: string): bigint => u64(l.vnetDataBase + addr(b, sym));
   const groups: Array<[string, readonly string[], bigint]> = [
     ['vm_cnt', VMMETER_COUNTERS, addr(b, 'vm_cnt')],
-    ['udpstat', UDPSTAT_FIELDS, inVnet0('vnet_entry_udpstat')],
-    ['ipstat', IPSTAT_FIELDS, inVnet0('vnet_entry_ipstat')],
+    ['udpstat', UDPSTAT_FIELDS, hostStatBase(l, 'udpstat')],
+    ['ipstat', IPSTAT_FIELDS, hostStatBase(l, 'ipstat')],
     ['sfstat', SFSTAT_FIELDS, addr(b, 'sfstat')],
   ];
   for (const [struct, fields, base] of groups) {
@@ -240,6 +282,10 @@ function placeCounters(l: Layout): CounterSlabs {
   if (extra !== undefined && extra.count > 0) {
     const names = Array.from({ length: extra.count }, (_, i) => `extra.${i}`);
     allocateCounters(l, slabs, names, arrayHolders(addr(b, 'kvmsim_extra_counters'), extra.count), extra.layout, extra.slabs);
+  }
+  // The host's other VNET arrays, after the rest so earlier handles keep their places.
+  for (const [stat, fields] of VNET_STATS.slice(2)) {
+    allocateCounters(l, slabs, fields.map((f) => `${stat}.${f}`), arrayHolders(hostStatBase(l, stat), fields.length), 'clustered');
   }
   return slabs;
 }
@@ -281,10 +327,24 @@ function resolveSpec(spec: FreeBsdKernelSpec): Layout['spec'] {
     procCapacity: spec.procCapacity ?? Math.max(1024, 4 * records),
     extraCounters: spec.extraCounters,
     loadavg: spec.loadavg ?? [0.42, 0.37, 0.3],
+    vimage: spec.vimage ?? true,
+    jails: resolveJails(spec),
+    jailSlots: spec.vimage === false ? 0 : (spec.jailSlots ?? (spec.jails?.length ?? 0) + 4),
   };
 }
 
-function manifestOf(path: string, l: Layout, slabs: CounterSlabs, dpcpu: [bigint, bigint], vnet: [bigint, bigint]): KernelManifest {
+function resolveJails(spec: FreeBsdKernelSpec): readonly JailSpec[] {
+  const jails = [...(spec.jails ?? [])];
+  if (spec.vimage === false && jails.some((j) => j.vnet)) throw new RangeError('a jail with its own vnet needs options VIMAGE');
+  if (spec.vimage === false && jails.length > 0) throw new RangeError('jails are simulated on VIMAGE kernels only');
+  if (new Set(jails.map((j) => j.jid)).size !== jails.length || jails.some((j) => !Number.isInteger(j.jid) || j.jid <= 0)) {
+    throw new RangeError(`jail ids ${jails.map((j) => j.jid).join(',')} must be distinct positive integers`);
+  }
+  if (jails.length > (spec.jailSlots ?? jails.length)) throw new RangeError(`${jails.length} jails do not fit ${spec.jailSlots} jail slots`);
+  return jails.sort((a, b) => a.jid - b.jid);
+}
+
+function manifestOf(path: string, l: Layout, counterSlabs: number, dpcpu: [bigint, bigint], vnet: [bigint, bigint] | undefined, jails: JailArea | undefined): KernelManifest {
   const b = l.builder;
   const ids = Array.from({ length: l.maxid + 1 }, (_, i) => i);
   return {
@@ -301,10 +361,13 @@ function manifestOf(path: string, l: Layout, slabs: CounterSlabs, dpcpu: [bigint
       stop: hex(dpcpu[1]),
       areas: Object.fromEntries(ids.map((c) => [String(c), hex(l.dpcpuAreas.get(c) as bigint)])),
     },
-    vnet: { vnet0: hex(Kva.vnet0), dataBase: hex(l.vnetDataBase), start: hex(vnet[0]), stop: hex(vnet[1]) },
+    vnet: vnet
+      ? { vnet0: hex(Kva.vnet0), dataBase: hex(l.vnetDataBase), start: hex(vnet[0]), stop: hex(vnet[1]) }
+      : { vnet0: '0x0', dataBase: '0x0', start: '0x0', stop: '0x0' },
+    ...(jails && { jails }),
     symbols: Object.fromEntries(b.allSymbols().map((s) => [s.name, { address: hex(s.value), size: s.size, nType: s.nType }])),
     counters: l.counters,
-    counterSlabs: slabs.slabs,
+    counterSlabs,
     processes: l.spec.processes.length,
     threads: recordCount(l.spec.processes),
     procCapacity: l.spec.procCapacity,
@@ -317,16 +380,22 @@ export function buildFreeBsdKernel(path: string, spec: FreeBsdKernelSpec = {}): 
   const maxid = Math.max(...resolved.cpus);
   const builder = new ImageBuilder({ live: resolved.live, procCapacity: resolved.procCapacity });
   const l: Layout = { spec: resolved, maxid, builder, counters: [], dpcpuAreas: new Map(), vnetDataBase: 0n };
-  placeVariables(builder, variables(resolved.mpMaxcpus, resolved.extraCounters?.count ?? 0));
+  placeVariables(builder, variables(resolved.mpMaxcpus, resolved.extraCounters?.count ?? 0, resolved.vimage));
   const dpcpu = placeLinkerSet(builder, 'set_pcpu', Kva.setPcpu, SET_PCPU_ENTRIES);
-  const vnet = placeLinkerSet(builder, 'set_vnet', Kva.setVnet, SET_VNET_ENTRIES);
-  placeVnet(l, vnet[0], vnet[1]);
+  const vnet = resolved.vimage ? placeLinkerSet(builder, 'set_vnet', Kva.setVnet, SET_VNET_ENTRIES) : undefined;
+  if (vnet) placeVnet(l, vnet[0], vnet[1]);
   placePerCpu(l, dpcpu[0], dpcpu[1]);
   bringCpusUp(l, dpcpu[0]);
   const slabs = placeCounters(l);
   writeScalars(l);
+  writeJailScalars(l);
+  const counterSlabs = slabs.slabs;
+  const jails = vnet && placeJails({
+    builder, slabs, cpus: resolved.cpus, setVnetStart: vnet[0], setVnetStop: vnet[1],
+    slots: resolved.jailSlots, jails: resolved.jails, vnet0: Kva.vnet0, pcpuBase: Kva.pcpu,
+  });
   builder.write(path);
-  const manifest = manifestOf(path, l, slabs, dpcpu, vnet);
+  const manifest = manifestOf(path, l, counterSlabs, dpcpu, vnet, jails);
   writeManifest(path, manifest);
   return manifest;
 }

@@ -2,8 +2,8 @@
  * What the simulated FreeBSD 13+ amd64 kernel holds and where: the field
  * names of the counter(9) structs it exports (sys/sys/vmmeter.h,
  * sys/netinet/udp_var.h, sys/netinet/ip_var.h, sys/sys/sf_buf.h) and the
- * kernel virtual addresses of its regions. The numbers mirror the facts in
- * /work/shared/docs/freebsd-libkvm-facts.md; the addresses are plausible
+ * kernel virtual addresses of its regions. The numbers mirror FreeBSD's own
+ * headers named above and sys/amd64/include/vmparam.h; the addresses are plausible
  * amd64 KVAs (kernel image at 0xffffffff8..., direct map at 0xfffff8...,
  * kmem at 0xfffffe...), chosen so that no two regions can overlap.
  */

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 import { manifestPath } from './format.js';
+import type { JailArea } from './jails.js';
 
 export interface ManifestSymbol {
   address: string;
@@ -36,7 +37,10 @@ export interface KernelManifest {
   /** struct pcpu address of every CPU id 0..mp_maxid, present or not. */
   pcpu: Record<string, string>;
   dpcpu: { start: string; stop: string; areas: Record<string, string> };
+  /** All 0x0 on a kernel without options VIMAGE. */
   vnet: { vnet0: string; dataBase: string; start: string; stop: string };
+  /** The jail slots (VIMAGE kernels). */
+  jails?: JailArea;
   symbols: Record<string, ManifestSymbol>;
   counters: ManifestCounter[];
   counterSlabs: number;

@@ -35,7 +35,9 @@ apply_read_delay(const struct kvmsim_image *img)
 	if (us != 0) {
 		ts.tv_sec = us / 1000000;
 		ts.tv_nsec = (long)(us % 1000000) * 1000;
-		(void)nanosleep(&ts, NULL);
+		/* A slow device read is not cut short by a signal: sleep out the rest. */
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
 	}
 }
 

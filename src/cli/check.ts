@@ -1,61 +1,63 @@
 /**
  * `kvm_exporter check`: everything that can go wrong before serving, found
- * at once. Opens the kernel, builds every enabled collector, runs one scrape,
- * and prints one line per config entry (its source, address, the CPUs read
- * and a sample value) or the reason it failed.
+ * at once. Runs one scrape through the same path as `serve` and `once`
+ * (open the kernel, build every enabled collector, collect) and prints one
+ * line per config entry (its source, address, the CPUs read and a sample
+ * value) or the reason it failed, then where the kernel's types came from
+ * and where each field offset came from.
  */
-import { COLLECTORS, EntryErrors, type EntryReport } from '../collectors/index.js';
+import type { EntryReport } from '../collectors/index.js';
 import type { CollectorName, Config, OffsetOrigin } from '../config/types.js';
-import { FamilyList, type MetricFamily } from '../exposition/family.js';
-import { KvmSession, readTopology, type CpuTopology } from '../kvm/index.js';
+import type { Collection, CollectorOutcome } from '../exporter/collection.js';
+import { Exporter } from '../exporter/exporter.js';
+import type { MetricFamily } from '../exposition/family.js';
+import type { CpuTopology } from '../kvm/index.js';
+import { silentLogger } from '../log.js';
 import { describeTypes } from './run-config.js';
 
 export interface CheckResult {
   readonly lines: readonly string[];
   readonly ok: boolean;
+  /** A kernel read never returned: the process must end at once (cli/exit.ts). */
+  readonly holdsStuckThread: boolean;
 }
 
-export function runCheck(config: Config, enabled: ReadonlySet<CollectorName>): CheckResult {
+export async function runCheck(config: Config, enabled: ReadonlySet<CollectorName>): Promise<CheckResult> {
   const lines = [`config ${config.file}: valid`];
-  let session: KvmSession;
+  // Everything the log would say is printed below, entry by entry.
+  const exporter = new Exporter({ config, enabled, logger: silentLogger() });
+  let result: Omit<CheckResult, 'holdsStuckThread'>;
   try {
-    session = KvmSession.open(config.kvm);
-  } catch (error) {
-    return { lines: [...lines, `FAIL kernel: ${(error as Error).message}`], ok: false };
-  }
-  try {
-    const topology = readTopology(session);
-    lines.push(`ok   kernel ${config.kvm.corefile}: ${describeTopology(topology)}`);
-    const results = COLLECTORS.filter((c) => enabled.has(c.name)).map((c) => checkCollector(c.name, session, config, topology));
-    const types = [`ok   types: ${describeTypes(config)}`, ...offsetLines(config)];
-    return { lines: [...lines, ...results.flatMap((r) => r.lines), ...types], ok: results.every((r) => r.ok) };
-  } catch (error) {
-    return { lines: [...lines, `FAIL kernel ${config.kvm.corefile}: ${(error as Error).message}`], ok: false };
+    result = checkLines(config, (await exporter.collect({})).collection);
   } finally {
-    session.close();
+    await exporter.close();
   }
+  return { lines: [...lines, ...result.lines], ok: result.ok, holdsStuckThread: exporter.holdsStuckThread };
 }
 
-function checkCollector(name: CollectorName, session: KvmSession, config: Config, topology: CpuTopology): CheckResult {
-  const factory = COLLECTORS.find((c) => c.name === name)!;
-  const collector = factory.create({ session, config });
-  const sink = new FamilyList();
-  const failed = new Map<string, string>();
-  let collectorError: string | undefined;
-  try {
-    collector.update(sink, { topology, checkDeadline: () => undefined });
-  } catch (error) {
-    if (error instanceof EntryErrors) error.failures.forEach((f) => failed.set(f.key, f.error.message));
-    else collectorError = (error as Error).message;
-  }
-  const families = new Map(sink.families.map((f) => [f.name, f]));
-  const entryLines = collector.entries.map((entry) => entryLine(entry, families, failed, topology));
-  const ok = collectorError === undefined && failed.size === 0 && collector.entries.every((e) => !e.problem);
+function checkLines(config: Config, collection: Collection): Omit<CheckResult, 'holdsStuckThread'> {
+  if (!collection.kernel.up) return { lines: [`FAIL kernel: ${collection.kernel.error}`], ok: false };
+  const { topology } = collection.kernel;
+  const families = new Map(collection.families.map((f) => [f.name, f]));
+  const results = collection.outcomes.map((outcome) => collectorLines(outcome, families, topology));
+  const types = [`ok   types: ${describeTypes(config)}`, ...offsetLines(config)];
+  return {
+    lines: [`ok   kernel ${config.kvm.corefile}: ${describeTopology(topology)}`, ...results.flat(), ...types],
+    ok: collection.outcomes.every((o) => o.success),
+  };
+}
+
+function collectorLines(outcome: CollectorOutcome, families: ReadonlyMap<string, MetricFamily>, topology: CpuTopology): string[] {
+  const failed = new Map(outcome.failedEntries.map((f) => [f.key, f.error]));
+  const own = outcome.families.map((name) => families.get(name)!);
+  // The collector's own failure: what it says beyond its entries' failures and left-out entries.
+  const collectorError = outcome.error !== undefined && failed.size === 0 && outcome.entries.every((e) => !e.problem) ? outcome.error : undefined;
   const head = collectorError
-    ? `FAIL collector ${name}: ${collectorError}`
-    : `ok   collector ${name}: ${sink.families.length} families${summary(sink.families)}`;
-  const unmatched = [...failed].filter(([key]) => !collector.entries.some((e) => e.key === key));
-  return { lines: [head, ...entryLines, ...unmatched.map(([key, err]) => `FAIL   ${key}: ${err}`)], ok };
+    ? `FAIL collector ${outcome.name}: ${collectorError}`
+    : `ok   collector ${outcome.name}: ${own.length} families${summary(own)}`;
+  const entryLines = outcome.entries.map((entry) => entryLine(entry, families, failed, topology));
+  const unmatched = [...failed].filter(([key]) => !outcome.entries.some((e) => e.key === key));
+  return [head, ...entryLines, ...unmatched.map(([key, err]) => `FAIL   ${key}: ${err}`)];
 }
 
 function entryLine(

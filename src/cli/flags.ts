@@ -208,7 +208,7 @@ export function usage(): string {
     '  --web.max-requests=N         concurrent scrapes, excess get 503; 0 = unlimited (default 40)',
     `  --web.max-connections=N      open connections, excess are closed at once; 0 = unlimited (default ${DEFAULT_MAX_CONNECTIONS})`,
     '  --web.timeout-offset=S       answer this long before X-Prometheus-Scrape-Timeout-Seconds (default 0.5)',
-    '  --web.disable-exporter-metrics  leave out process_*, nodejs_* and kvm_exporter_* metrics',
+    '  --web.disable-exporter-metrics  leave out the Node.js process metrics (process_*, nodejs_*)',
     '  --kvm.library=PATH           libkvm to load (overrides kvm.library in the config)',
     '  --kvm.execfile=FILE          kernel image (overrides kvm.execfile)',
     '  --kvm.corefile=FILE          /dev/mem or a crash dump (overrides kvm.corefile)',

@@ -7,18 +7,18 @@ import type { CollectorName, Config } from '../config/types.js';
 import { Exporter } from '../exporter/exporter.js';
 import { renderFamilies } from '../exposition/render.js';
 import { createLogger } from '../log.js';
+import { exitCode } from './exit.js';
 
 export async function runOnce(config: Config, enabled: ReadonlySet<CollectorName>): Promise<number> {
   const logger = createLogger({ level: 'warn', format: 'logfmt' });
   const exporter = new Exporter({ config, enabled, logger });
+  let failed = true;
   try {
-    const families = await exporter.scrape({});
+    const { families, collection } = await exporter.collect({});
     process.stdout.write(renderFamilies(families, 'text-0.0.4'));
-    const failed = families
-      .filter((f) => f.name === 'kvm_scrape_collector_success' || f.name === 'kvm_up')
-      .some((f) => f.series.some((s) => s.value === 0));
-    return failed ? 1 : 0;
+    failed = !collection.kernel.up || collection.outcomes.some((o) => !o.success);
   } finally {
     await exporter.close();
   }
+  return exitCode(failed ? 1 : 0, exporter);
 }

@@ -1,8 +1,10 @@
 /**
- * `kvm_exporter serve`: open the kernel, drop privileges if asked, serve
- * /metrics, reload the config on SIGHUP (keeping the old one if the new one
- * is invalid) and shut down cleanly on SIGTERM or SIGINT: in-flight scrapes
- * finish, the kernel handle is closed, exit 0 within 5 seconds.
+ * `kvm_exporter serve`: open the kernel (on the kernel thread), drop
+ * privileges if asked, serve /metrics, reload the config on SIGHUP (in
+ * signal order, keeping the old one if the new one is invalid or its libkvm
+ * cannot be loaded) and shut down cleanly on SIGTERM or SIGINT: in-flight
+ * scrapes finish, the kernel handle is closed, exit 0 within 5 seconds, even
+ * with a kernel read that never returns.
  */
 import type { Config } from '../config/types.js';
 import { Exporter } from '../exporter/exporter.js';
@@ -11,11 +13,14 @@ import { startServer } from '../http/server.js';
 import { createLogger, type Logger } from '../log.js';
 import { REVISION, VERSION } from '../version.js';
 import { enabledCollectors, type Flags } from './flags.js';
+import { exitAtOnce, exitCode } from './exit.js';
 import { dropPrivileges, parseRunAs, warnIfRoot } from './privileges.js';
 import { describeTypes, loadConfigWithFlags, loadRunConfig } from './run-config.js';
 
 /** How long shutdown waits for in-flight scrapes before closing connections. */
 const SHUTDOWN_GRACE_MS = 4_000;
+/** How long shutdown then waits for the kernel thread to close the handle. */
+const KERNEL_CLOSE_WAIT_MS = 250;
 
 export interface ServeHooks {
   /** Runs after the server listens, with its URLs (`http://127.0.0.1:9632`). */
@@ -38,6 +43,8 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
     logger,
     selfMetrics: () => selfMetrics.families(),
   });
+  // The kernel thread opens the kernel first: setuid applies to every thread, so the drop must come after.
+  await exporter.opened();
   if (runas) dropPrivileges(runas, logger);
   else warnIfRoot(logger);
   const server = await startServer({
@@ -55,7 +62,11 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
   logger.info('listening', { addresses: server.addresses.join(','), telemetry_path: flags.telemetryPath, config: config.file });
   hooks.onListening?.(server.urls);
 
-  process.on('SIGHUP', () => void reload(flags, config.file, exporter, selfMetrics, logger));
+  // Reloads run one after another in signal order, so the reload metric tells the last one attempted.
+  let reloads = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloads = reloads.then(() => reload(flags, config.file, exporter, selfMetrics, logger));
+  });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -63,14 +74,14 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
   logger.info('shutting down', { signal });
   const force = setTimeout(() => {
     logger.error('shutdown took too long; exiting');
-    process.exit(1);
+    void exitAtOnce(1);
   }, SHUTDOWN_GRACE_MS + 1_000).unref();
   await server.close();
-  await exporter.close();
+  await exporter.close(KERNEL_CLOSE_WAIT_MS);
   hooks.onShutdown?.();
   clearTimeout(force);
   logger.info('stopped');
-  return 0;
+  return exitCode(0, exporter);
 }
 
 async function reload(flags: Flags, file: string, exporter: Exporter, selfMetrics: SelfMetrics, logger: Logger): Promise<void> {
@@ -82,7 +93,8 @@ async function reload(flags: Flags, file: string, exporter: Exporter, selfMetric
     logger.error('config reload failed; keeping the running config', { file, err: (error as Error).message });
     return;
   }
-  await exporter.reload(config, enabledCollectors(flags, config.collectors));
-  selfMetrics.recordConfigReload(true);
-  logger.info('config reloaded', { file });
+  const refused = await exporter.reload(config, enabledCollectors(flags, config.collectors));
+  selfMetrics.recordConfigReload(refused === undefined);
+  if (refused !== undefined) logger.error('config reload failed; keeping the running config', { file, err: refused });
+  else logger.info('config reloaded', { file });
 }

@@ -2,8 +2,9 @@
  * CPU counts: MAXCPU (kvm_getmaxcpu), mp_ncpus (kvm_getncpus) and how many
  * CPU ids have a struct pcpu, all from the topology read at scrape start.
  */
-import type { MetricSink } from '../exposition/family.js';
-import type { Collector, CollectorFactory, Scrape } from './framework/collector.js';
+import { CPUS_METRICS } from '../exposition/builtin-metrics.js';
+import type { FamilyHead, MetricSink } from '../exposition/family.js';
+import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
 
 export const cpusCollector: CollectorFactory = {
   name: 'cpus',
@@ -18,11 +19,10 @@ class CpusCollector implements Collector {
   readonly entries = [];
   readonly leftOut = [];
 
-  update(sink: MetricSink, { topology }: Scrape): void {
-    const gauge = (name: string, help: string, value: number) =>
-      sink.add({ name, help, type: 'gauge', labelNames: [], series: [{ labels: [], value }] });
-    gauge('kvm_cpus_max', 'Highest number of CPUs the kernel supports, mp_maxcpus (kvm_getmaxcpu)', topology.maxCpus);
-    gauge('kvm_cpus', 'Number of CPUs, mp_ncpus (kvm_getncpus)', topology.ncpus);
-    gauge('kvm_cpus_present', 'CPU ids with a struct pcpu (non-NULL cpuid_to_pcpu entries)', topology.present.length);
+  update(sink: MetricSink, { topology }: ScrapeContext): void {
+    const gauge = (head: FamilyHead, value: number) => sink.add({ ...head, series: [{ labels: [], value }] });
+    gauge(CPUS_METRICS.max, topology.maxCpus);
+    gauge(CPUS_METRICS.ncpus, topology.ncpus);
+    gauge(CPUS_METRICS.present, topology.present.length);
   }
 }

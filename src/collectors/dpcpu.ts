@@ -5,18 +5,15 @@
  * translated with the selected CPU's dpcpu_off), then kvm_read.
  */
 import { CTYPE_BYTES, decodeCType } from '../abi.js';
-import { metricName } from '../config/names.js';
 import type { DpcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { readDpcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, type CollectorFactory, type Scrape } from './framework/collector.js';
-import { EntryCollector, describeSource, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
+import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
+import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
 
 interface DpcpuVariable {
   readonly entry: DpcpuEntry;
   readonly key: string;
-  readonly name: string;
-  readonly help: string;
 }
 
 export const dpcpuCollector: CollectorFactory = {
@@ -24,14 +21,9 @@ export const dpcpuCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'DPCPU variables from the config, per CPU (kvm_dpcpu_setcpu)',
   create({ session, config }) {
-    const describe = (entry: DpcpuEntry) => `DPCPU ${describeSource(entry.symbol, entry.field, entry.offset)}`;
-    const resolved = resolveEntries(config, config.dpcpu, describe, (entry, key) => {
-      const source = describe(entry);
-      const name = metricName(entry.name, entry.type);
+    const resolved = resolveEntries(config, config.dpcpu, (entry, key) => {
       readDpcpu(session, entry.symbol, entry.offset, CTYPE_BYTES[entry.ctype], [0]);
-      const lead = entry.help ? `${entry.help}. ` : '';
-      const item = { entry, key, name, help: `${lead}${source} (${entry.ctype}), per CPU` };
-      return [{ item, report: { key, source, metrics: [name] } }];
+      return [{ item: { entry, key }, report: { key, source: entry.sourceText, metrics: [entry.family.name] } }];
     });
     return new DpcpuCollector(session, resolved);
   },
@@ -45,10 +37,10 @@ class DpcpuCollector extends EntryCollector<DpcpuVariable> {
     super(resolved);
   }
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     const failures = new FailureList();
     const cpus = scrape.topology.present;
-    for (const { entry, key, name, help } of this.items) {
+    for (const { entry, key } of this.items) {
       scrape.checkDeadline();
       try {
         const width = CTYPE_BYTES[entry.ctype];
@@ -57,7 +49,7 @@ class DpcpuCollector extends EntryCollector<DpcpuVariable> {
           labels: [String(cpu)],
           value: decodeCType(rows, i * width, entry.ctype) * entry.scale,
         }));
-        sink.add({ name, help, type: entry.type, labelNames: ['cpu'], series });
+        sink.add({ ...entry.family, series });
       } catch (error) {
         failures.add(key, error);
       }

@@ -12,11 +12,13 @@ import { loadavgCollector } from './loadavg.js';
 import { pcpuCollector } from './pcpu.js';
 import { processesCollector } from './processes.js';
 import { variablesCollector } from './variables.js';
+import { vnetCollector } from './vnet/collector.js';
 
 export const COLLECTORS: readonly CollectorFactory[] = [
   cpusCollector,
   countersCollector,
   variablesCollector,
+  vnetCollector,
   dpcpuCollector,
   pcpuCollector,
   processesCollector,
@@ -29,5 +31,5 @@ export function findCollector(name: string): CollectorFactory | undefined {
 
 export const COLLECTOR_NAMES: readonly CollectorName[] = COLLECTORS.map((c) => c.name);
 
-export type { Collector, CollectorContext, CollectorFactory, EntryReport, Scrape } from './framework/collector.js';
+export type { Collector, CollectorContext, CollectorFactory, EntryReport, ScrapeContext } from './framework/collector.js';
 export { EntryErrors } from '../errors.js';

@@ -1,9 +1,8 @@
 /** Load averages over 1, 5 and 15 minutes (kvm_getloadavg). */
+import { LOADAVG_METRICS } from '../exposition/builtin-metrics.js';
 import type { MetricSink } from '../exposition/family.js';
 import { getLoadavg, type KvmSession } from '../kvm/index.js';
 import type { Collector, CollectorFactory } from './framework/collector.js';
-
-const WINDOWS = [1, 5, 15] as const;
 
 export const loadavgCollector: CollectorFactory = {
   name: 'loadavg',
@@ -22,14 +21,6 @@ class LoadavgCollector implements Collector {
 
   update(sink: MetricSink): void {
     const loads = getLoadavg(this.session);
-    WINDOWS.forEach((minutes, i) =>
-      sink.add({
-        name: `kvm_load${minutes}`,
-        help: `${minutes}-minute load average (kvm_getloadavg)`,
-        type: 'gauge',
-        labelNames: [],
-        series: [{ labels: [], value: loads[i]! }],
-      }),
-    );
+    LOADAVG_METRICS.forEach((head, i) => sink.add({ ...head, series: [{ labels: [], value: loads[i]! }] }));
   }
 }

@@ -5,20 +5,16 @@
  * seconds) is read once, when the collector is created: it is fixed at boot.
  */
 import { CTYPE_BYTES, PCPU_SIZE, decodeCType } from '../abi.js';
-import { metricName } from '../config/names.js';
 import type { PcpuEntry } from '../config/types.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { getPcpu, type KvmSession } from '../kvm/index.js';
-import { FailureList, type CollectorFactory, type Scrape } from './framework/collector.js';
-import { EntryCollector, describeSource, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
+import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
+import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
 
 interface PcpuField {
   readonly entry: PcpuEntry;
-  readonly name: string;
-  readonly help: string;
   /** Every value is divided by this: divide_by's value, or 1. */
   readonly divisor: number;
-  readonly labelNames: readonly string[];
 }
 
 export const pcpuCollector: CollectorFactory = {
@@ -26,16 +22,9 @@ export const pcpuCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'struct pcpu fields from the config, per CPU (kvm_getpcpu)',
   create({ session, config }) {
-    const describe = (entry: PcpuEntry) => describeSource('struct pcpu', entry.field, entry.offset);
-    const resolved = resolveEntries(config, config.pcpu, describe, (entry, key) => {
-      const source = describe(entry);
-      const name = metricName(entry.name, entry.type);
-      const by = divisor(session, entry);
-      const lead = entry.help ? `${entry.help}. ` : '';
-      const per = entry.divideBy ? `, divided by ${entry.divideBy}` : '';
-      const labelNames = entry.count > 1 ? ['cpu', entry.elementLabel?.name ?? 'index'] : ['cpu'];
-      const item = { entry, name, help: `${lead}${source} (${entry.ctype}${per}), per CPU`, divisor: by, labelNames };
-      return [{ item, report: { key, source, address: BigInt(entry.offset), metrics: [name] } }];
+    const resolved = resolveEntries(config, config.pcpu, (entry, key) => {
+      const item = { entry, divisor: divisor(session, entry) };
+      return [{ item, report: { key, source: entry.sourceText, address: BigInt(entry.offset), metrics: [entry.family.name] } }];
     });
     return new PcpuCollector(session, resolved);
   },
@@ -56,24 +45,18 @@ class PcpuCollector extends EntryCollector<PcpuField> {
     super(resolved);
   }
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     if (this.items.length === 0) return;
     const failures = new FailureList();
     const copies = this.readAll(scrape, failures);
     for (const field of this.items) {
-      sink.add({
-        name: field.name,
-        help: field.help,
-        type: field.entry.type,
-        labelNames: field.labelNames,
-        series: copies.flatMap(({ cpu, pcpu }) => fieldSeries(field, cpu, pcpu)),
-      });
+      sink.add({ ...field.entry.family, series: copies.flatMap(({ cpu, pcpu }) => fieldSeries(field, cpu, pcpu)) });
     }
     failures.throwIfAny();
   }
 
   /** One struct pcpu copy per present CPU; a CPU whose read fails is left out and reported. */
-  private readAll(scrape: Scrape, failures: FailureList): { cpu: number; pcpu: Buffer }[] {
+  private readAll(scrape: ScrapeContext, failures: FailureList): { cpu: number; pcpu: Buffer }[] {
     const copies: { cpu: number; pcpu: Buffer }[] = [];
     for (const cpu of scrape.topology.present) {
       scrape.checkDeadline();

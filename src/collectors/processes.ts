@@ -8,9 +8,11 @@
  * in place over libkvm's buffer and counted before the next call frees it.
  */
 import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
-import type { MetricSink, Series } from '../exposition/family.js';
-import { KERN_PROC, PROC_STATES, getProcs, type KinfoProcList, type KvmSession } from '../kvm/index.js';
-import type { Collector, CollectorFactory, Scrape } from './framework/collector.js';
+import { PROCESSES_METRICS } from '../exposition/builtin-metrics.js';
+import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition/family.js';
+import type { VnetsConfig } from '../config/types.js';
+import { HOST_JAIL, KERN_PROC, PROC_STATES, getProcs, readJailNames, type KinfoProcList, type KvmSession } from '../kvm/index.js';
+import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
 /** The series that takes everything past a breakdown's cap. */
@@ -21,7 +23,7 @@ export const processesCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'process and thread counts by state, optionally by jail, user and command (kvm_getprocs)',
   create({ session, config }) {
-    return new ProcessesCollector(session, config.processes);
+    return new ProcessesCollector(session, config.processes, config.vnets);
   },
 };
 
@@ -32,32 +34,50 @@ class ProcessesCollector implements Collector {
   constructor(
     private readonly session: KvmSession,
     private readonly config: ProcessesConfig,
+    private readonly vnets: VnetsConfig,
   ) {}
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     const procs = getProcs(this.session, KERN_PROC.PROC);
-    sink.add(stateFamily('kvm_processes', 'Processes by state (ki_stat of kvm_getprocs KERN_PROC_PROC)', procs));
+    sink.add(stateFamily(PROCESSES_METRICS.processes, procs));
     this.emitBreakdowns(sink, procs);
     scrape.checkDeadline();
     const threads = getProcs(this.session, KERN_PROC.PROC | KERN_PROC.INC_THREAD);
-    sink.add(stateFamily('kvm_threads', 'Threads by state (ki_stat of kvm_getprocs KERN_PROC_INC_THREAD)', threads));
+    sink.add(stateFamily(PROCESSES_METRICS.threads, threads));
+  }
+
+  /**
+   * Jail names from allprison (src/kvm/vnet.ts) with the prison layout; the host is "host".
+   * Without the layout, or when the list cannot be walked, a jail's name is empty (no `jail` label).
+   */
+  private jailNames(): ReadonlyMap<number, string> {
+    const layouts = this.vnets.layouts;
+    if (layouts === undefined) return new Map([[0, HOST_JAIL]]);
+    try {
+      return readJailNames(this.session, layouts, this.vnets.max);
+    } catch {
+      return new Map([[0, HOST_JAIL]]);
+    }
   }
 
   private emitBreakdowns(sink: MetricSink, procs: KinfoProcList): void {
     const { byJail, byUser, byCommand } = this.config;
     if (byJail.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_jail', 'Processes per jail (ki_jid)', 'jid', byJail, procs, (i) => String(procs.jid(i))));
+      const names = this.jailNames();
+      // The bucket is jid="other", jail="other": a real jail's jid is a number, so a jail named "other" stays apart.
+      const labels = (jid: string): readonly string[] => (jid === OTHER ? [OTHER, OTHER] : [jid, names.get(Number(jid)) ?? '']);
+      sink.add(breakdownFamily(PROCESSES_METRICS.byJail, byJail, procs, (i) => String(procs.jid(i)), labels));
     }
     if (byUser.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_user', 'Processes per effective user id (ki_uid)', 'uid', byUser, procs, (i) => String(procs.uid(i))));
+      sink.add(breakdownFamily(PROCESSES_METRICS.byUser, byUser, procs, (i) => String(procs.uid(i))));
     }
     if (byCommand.enabled) {
-      sink.add(breakdownFamily('kvm_processes_by_command', 'Processes per command name (ki_comm)', 'command', byCommand, procs, (i) => procs.comm(i)));
+      sink.add(breakdownFamily(PROCESSES_METRICS.byCommand, byCommand, procs, (i) => procs.comm(i)));
     }
   }
 }
 
-function stateFamily(name: string, help: string, list: KinfoProcList) {
+function stateFamily(head: FamilyHead, list: KinfoProcList): MetricFamily {
   const counts = new Array<number>(STATE_LABELS.length).fill(0);
   for (let i = 0; i < list.count; i++) {
     const stat = list.stat(i);
@@ -67,7 +87,7 @@ function stateFamily(name: string, help: string, list: KinfoProcList) {
   const series: Series[] = STATE_LABELS.map((state, i) => ({ labels: [state], value: counts[i]! })).filter(
     (s) => s.labels[0] !== 'unknown' || s.value > 0,
   );
-  return { name, help, type: 'gauge' as const, labelNames: ['state'], series };
+  return { ...head, series };
 }
 
 /**
@@ -75,13 +95,12 @@ function stateFamily(name: string, help: string, list: KinfoProcList) {
  * `maxSeries - 1` keep their series and the rest are summed under "other".
  */
 function breakdownFamily(
-  name: string,
-  help: string,
-  label: string,
+  head: FamilyHead,
   cap: BreakdownConfig,
   list: KinfoProcList,
   keyOf: (i: number) => string,
-) {
+  labelsOf: (key: string) => readonly string[] = (key) => [key],
+): MetricFamily {
   const counts = new Map<string, number>();
   for (let i = 0; i < list.count; i++) {
     const key = keyOf(i);
@@ -94,6 +113,6 @@ function breakdownFamily(
     const rest = entries.slice(cap.maxSeries - 1).reduce((sum, [, n]) => sum + n, 0);
     entries = [...kept, [OTHER, rest]];
   }
-  const series: Series[] = entries.map(([key, value]) => ({ labels: [key], value }));
-  return { name, help: `${help}; at most ${cap.maxSeries} series, the rest summed as "${OTHER}"`, type: 'gauge' as const, labelNames: [label], series };
+  const series: Series[] = entries.map(([key, value]) => ({ labels: labelsOf(key), value }));
+  return { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OTHER}"`, series };
 }

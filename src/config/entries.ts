@@ -12,9 +12,10 @@ import { resolve } from 'node:path';
 import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_SIZE } from '../abi.js';
 import type { CType } from '../abi.js';
 import { resolveFieldRef, type FieldContext, type FieldPlace } from './fields.js';
-import type { CounterInput, PcpuInput, VariableInput } from './schema.js';
-import { formatKeyPath } from './source.js';
-import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, VariableEntry } from './types.js';
+import type { CounterInput, DpcpuInput, PcpuInput, VariableInput } from './schema.js';
+import { formatKeyPath } from './yaml-file.js';
+import { counterNames, dpcpuNames, pcpuNames, variableNames, type Unnamed } from './names.js';
+import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, ScalarEntry, VariableEntry } from './types.js';
 
 /** Where an entry is and what it can resolve against (layouts, and the kernel's CTF when there is one). */
 export type EntryContext = FieldContext;
@@ -91,14 +92,16 @@ export function normaliseCounter(input: CounterInput, ctx: EntryContext): Counte
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
   const source = counterSource(input, ctx);
   if (!stemOk || source === undefined) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
     source,
     perCpu: input.per_cpu,
+    vnet: input.vnet,
     type: input.type,
   };
+  return { ...entry, ...counterNames(entry) };
 }
 
 function counterSource(input: CounterInput, ctx: EntryContext): CounterSource | undefined {
@@ -166,13 +169,22 @@ function arrayElementsOk(elements: readonly string[], isCounter: boolean, ctx: E
 }
 
 export function normaliseVariable(input: VariableInput, ctx: EntryContext): VariableEntry | undefined {
+  const scalar = normaliseScalar(input, ctx, (entry) => variableNames(entry, input.vnet));
+  return scalar && { ...scalar, vnet: input.vnet };
+}
+
+function normaliseScalar(
+  input: DpcpuInput,
+  ctx: EntryContext,
+  names: (entry: Unnamed<ScalarEntry>) => Pick<ScalarEntry, 'sourceText' | 'family'>,
+): ScalarEntry | undefined {
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
   const where = placement(ctx, input);
   if (!stemOk || where === undefined) return undefined;
   const known = where.member ?? (input.field === undefined && input.offset === undefined ? ctx.types?.variable(input.symbol) : undefined);
   const ctype = entryCtype(ctx, input.ctype, known, where.field ?? input.symbol);
   if (ctype === undefined || !where.fits(CTYPE_BYTES[ctype])) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
@@ -183,15 +195,16 @@ export function normaliseVariable(input: VariableInput, ctx: EntryContext): Vari
     scale: input.scale,
     type: input.type,
   };
+  return { ...entry, ...names(entry) };
 }
 
-export function normaliseDpcpu(input: VariableInput, ctx: EntryContext): DpcpuEntry | undefined {
+export function normaliseDpcpu(input: DpcpuInput, ctx: EntryContext): DpcpuEntry | undefined {
   if (input.symbol.startsWith(DPCPU_PREFIX)) {
     const bare = input.symbol.slice(DPCPU_PREFIX.length);
     report(ctx, ['symbol'], `give the name as in DPCPU_DEFINE (${bare}); libkvm adds ${DPCPU_PREFIX} and translates the address per CPU only then`);
     return undefined;
   }
-  return normaliseVariable(input, ctx);
+  return normaliseScalar(input, ctx, dpcpuNames);
 }
 
 export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | undefined {
@@ -208,7 +221,7 @@ export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | 
   const width = CTYPE_BYTES[ctype];
   const labelOk = elementLabelOk({ ...input, count }, ctx);
   if (!labelOk || !where.fits(width * count) || !insidePcpu(where, width, count, ctx)) return undefined;
-  return {
+  const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
@@ -221,6 +234,7 @@ export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | 
     ...(input.divide_by === undefined ? {} : { divideBy: input.divide_by }),
     type: input.type,
   };
+  return { ...entry, ...pcpuNames(entry) };
 }
 
 function pcpuFieldOk(field: string | undefined, ctx: EntryContext): boolean {

@@ -8,11 +8,11 @@
 import type { ConfigError } from '../errors.js';
 import type { KernelTypes, TypeMember } from './kernel-types.js';
 import { resolveField, type Layout } from './layouts.js';
-import type { ConfigSource, KeyPath } from './source.js';
+import type { KeyPath, YamlFile } from './yaml-file.js';
 import type { OffsetOrigin } from './types.js';
 
 export interface FieldContext {
-  readonly source: ConfigSource;
+  readonly source: YamlFile;
   readonly path: KeyPath;
   readonly layouts: ReadonlyMap<string, Layout>;
   /** Names of the layouts the config file itself writes (they win over CTF). */

@@ -6,7 +6,7 @@
  */
 import type { z } from 'zod';
 import type { ConfigError } from '../errors.js';
-import type { ConfigSource, KeyPath } from './source.js';
+import type { YamlFile, KeyPath } from './yaml-file.js';
 
 const MAX_QUOTED = 40;
 
@@ -30,7 +30,7 @@ export function parseAt<T extends z.ZodType>(
   schema: T,
   value: unknown,
   prefix: KeyPath,
-  source: ConfigSource,
+  source: YamlFile,
   errors: ConfigError[],
 ): z.output<T> | undefined {
   const result = schema.safeParse(value, { reportInput: true });
@@ -39,7 +39,7 @@ export function parseAt<T extends z.ZodType>(
   return undefined;
 }
 
-function issueErrors(issue: z.core.$ZodIssue, prefix: KeyPath, source: ConfigSource): ConfigError[] {
+function issueErrors(issue: z.core.$ZodIssue, prefix: KeyPath, source: YamlFile): ConfigError[] {
   const path = [...prefix, ...(issue.path as (string | number)[])];
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => source.error([...path, key], `unknown key; ${issue.message}`, 'key'));

@@ -12,7 +12,7 @@
 import type { ConfigError } from '../errors.js';
 import { parseAt } from './issues.js';
 import { layoutSchema } from './schema.js';
-import type { ConfigSource, KeyPath } from './source.js';
+import type { YamlFile, KeyPath } from './yaml-file.js';
 
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_SUGGESTION_DISTANCE = 3;
@@ -22,7 +22,7 @@ export interface Layout {
   readonly size: number;
   readonly checked: string;
   readonly fields: ReadonlyMap<string, number>;
-  readonly source: ConfigSource;
+  readonly source: YamlFile;
   readonly path: KeyPath;
 }
 
@@ -34,7 +34,7 @@ export interface ResolvedField {
 }
 
 /** Reads the `layouts:` mapping of one file; bad layouts are reported and left out. */
-export function readLayouts(raw: unknown, source: ConfigSource, errors: ConfigError[]): Layout[] {
+export function readLayouts(raw: unknown, source: YamlFile, errors: ConfigError[]): Layout[] {
   if (raw === null || raw === undefined || typeof raw !== 'object') return [];
   const layouts: Layout[] = [];
   for (const [name, value] of Object.entries(raw)) {
@@ -55,7 +55,7 @@ function fieldsFit(
   fields: Readonly<Record<string, number>>,
   size: number,
   path: KeyPath,
-  source: ConfigSource,
+  source: YamlFile,
   errors: ConfigError[],
 ): boolean {
   const before = errors.length;
@@ -85,7 +85,7 @@ export function resolveField(
   ref: string,
   width: number,
   layouts: ReadonlyMap<string, Layout>,
-  at: { source: ConfigSource; path: KeyPath; errors: ConfigError[] },
+  at: { source: YamlFile; path: KeyPath; errors: ConfigError[] },
 ): ResolvedField | undefined {
   const [layoutName, fieldName] = ref.split('.') as [string, string];
   const layout = layouts.get(layoutName);

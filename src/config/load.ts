@@ -2,25 +2,28 @@
  * Loading a config: read the file, merge its preset, check every entry and
  * return the normalised `Config` of `types.ts`, or throw one ConfigErrors
  * holding every problem found (each located by file, line, column and key).
- * This module only orchestrates; YAML is `source.ts`, the key shapes are
- * `schema.ts`, the cross-key rules `entries.ts`, the names `names.ts`.
+ * This module only orchestrates; YAML is `yaml-file.ts`, one file's top
+ * level `file-contents.ts`, the key shapes `schema.ts`, the cross-key rules
+ * `entries.ts`, the names `names.ts` and their conventions `lint.ts`.
  */
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, ConfigErrors } from '../errors.js';
-import type { FileDraft, SectionName } from './document.js';
-import { readFileDraft, SECTIONS } from './document.js';
+import type { FileContents, SectionName } from './file-contents.js';
+import { readFileContents, SECTIONS } from './file-contents.js';
 import type { EntryContext } from './entries.js';
 import { normaliseCounter, normaliseDpcpu, normalisePcpu, normaliseVariable } from './entries.js';
 import { parseAt } from './issues.js';
 import type { KernelTypes } from './kernel-types.js';
 import { mergeLayouts } from './layouts.js';
-import { counterMetricNames, NameClaims, plainMetricName } from './names.js';
+import { lintFamily } from './lint.js';
+import { entryFamilies, NameClaims } from './names.js';
 import { defaultPresetsDir, knownPresets, presetFile } from './presets.js';
 import { counterSchema, dpcpuSchema, kvmSchema, pcpuSchema, variableSchema } from './schema.js';
-import { ConfigSource, readConfigText } from './source.js';
+import { YamlFile, readConfigText } from './yaml-file.js';
+import { resolveVnets } from './vnets.js';
 import type {
-  BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, MetricKind, PcpuEntry, ProcessesConfig, VariableEntry,
+  BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, PcpuEntry, ProcessesConfig, VariableEntry,
 } from './types.js';
 
 export interface LoadOptions {
@@ -43,10 +46,10 @@ export function loadConfig(path: string, options: LoadOptions = {}): Config {
 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
   const errors: ConfigError[] = [];
-  const user = readFileDraft(ConfigSource.parse(text, file), 'config', errors);
+  const user = readFileContents(YamlFile.parse(text, file), 'config', errors);
   const preset = user.preset === undefined ? undefined : readPreset(user, user.preset, options, errors);
   const files = preset === undefined ? [user] : [preset, user];
-  const layouts = mergeLayouts(...files.map((draft) => draft.layouts));
+  const layouts = mergeLayouts(...files.map((contents) => contents.layouts));
   const kvm = { ...resolveKvm(user, file), ...options.kvm };
   const types = options.types?.(kvm) ?? 'no CTF was looked for';
   const lookup: TypeLookup = {
@@ -55,14 +58,16 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     types: typeof types === 'string' ? undefined : types,
   };
   const sections = normaliseSections(files, lookup, errors);
+  const vnets = resolveVnets(files, layouts, [...sections.counters, ...sections.variables], errors);
   if (errors.length > 0) throw new ConfigErrors(ordered(errors, user));
   return {
     file: resolve(file),
     kvm,
     ctf: typeof types === 'string' ? { none: types } : { origin: types.origin },
-    collectors: Object.assign({}, ...files.map((draft) => draft.collectors)),
+    collectors: Object.assign({}, ...files.map((contents) => contents.collectors)),
     ...sections,
     processes: mergeProcesses(files),
+    vnets,
   };
 }
 
@@ -77,7 +82,7 @@ function readOrReport(path: string): string {
   }
 }
 
-function readPreset(user: FileDraft, name: string, options: LoadOptions, errors: ConfigError[]): FileDraft | undefined {
+function readPreset(user: FileContents, name: string, options: LoadOptions, errors: ConfigError[]): FileContents | undefined {
   const dir = options.presetsDir ?? defaultPresetsDir();
   const known = dir === undefined ? [] : knownPresets(dir);
   if (dir === undefined || !known.includes(name)) {
@@ -87,7 +92,7 @@ function readPreset(user: FileDraft, name: string, options: LoadOptions, errors:
   }
   try {
     const file = presetFile(dir, name);
-    return readFileDraft(ConfigSource.parse(readOrReport(file), file), 'preset', errors);
+    return readFileContents(YamlFile.parse(readOrReport(file), file), 'preset', errors);
   } catch (cause) {
     if (!(cause instanceof ConfigErrors)) throw cause;
     errors.push(...cause.errors);
@@ -99,7 +104,7 @@ function readPreset(user: FileDraft, name: string, options: LoadOptions, errors:
  * Errors in reading order: the config file's first (with a note at `preset:`
  * when the preset has problems of its own), then the preset file's.
  */
-function ordered(errors: readonly ConfigError[], user: FileDraft): ConfigError[] {
+function ordered(errors: readonly ConfigError[], user: FileContents): ConfigError[] {
   const elsewhere = errors.filter((error) => error.file !== user.source.file);
   const all = elsewhere.length === 0 ? [...errors] : [...errors, presetSummary(elsewhere, user)];
   const rank = (error: ConfigError) => [error.file === user.source.file ? 0 : 1, error.line ?? 0, error.column ?? 0];
@@ -109,7 +114,7 @@ function ordered(errors: readonly ConfigError[], user: FileDraft): ConfigError[]
     .map(({ error }) => error);
 }
 
-function presetSummary(presetErrors: readonly ConfigError[], user: FileDraft): ConfigError {
+function presetSummary(presetErrors: readonly ConfigError[], user: FileContents): ConfigError {
   const count = presetErrors.length;
   const file = presetErrors[0]!.file;
   const problem = `preset ${JSON.stringify(user.preset)} is invalid: ${count} problem${count === 1 ? '' : 's'} in ${file}, listed below`;
@@ -129,30 +134,29 @@ type EntryOf<S extends SectionName> = {
   pcpu: PcpuEntry;
 }[S];
 
-/** How one section's raw entry becomes a checked entry, and the metric names it takes. */
-interface SectionRule<E extends { readonly type: MetricKind }> {
+/** How one section's raw entry becomes a checked entry. */
+interface SectionRule<E> {
   readonly schema: z.ZodType;
   readonly normalise: (input: never, ctx: EntryContext) => E | undefined;
-  readonly names: (entry: E) => string[];
 }
 
 const SECTION_RULES: { [S in SectionName]: SectionRule<EntryOf<S>> } = {
-  counters: { schema: counterSchema, normalise: normaliseCounter, names: counterMetricNames },
-  variables: { schema: variableSchema, normalise: normaliseVariable, names: (entry) => [plainMetricName(entry)] },
-  dpcpu: { schema: dpcpuSchema, normalise: normaliseDpcpu, names: (entry) => [plainMetricName(entry)] },
-  pcpu: { schema: pcpuSchema, normalise: normalisePcpu, names: (entry) => [plainMetricName(entry)] },
+  counters: { schema: counterSchema, normalise: normaliseCounter },
+  variables: { schema: variableSchema, normalise: normaliseVariable },
+  dpcpu: { schema: dpcpuSchema, normalise: normaliseDpcpu },
+  pcpu: { schema: pcpuSchema, normalise: normalisePcpu },
 };
 
 type TypeLookup = Pick<EntryContext, 'layouts' | 'configLayouts' | 'types'>;
 
 /** Preset entries first, then the config file's; a clash of names is an error, not an override. */
-function normaliseSections(files: readonly FileDraft[], lookup: TypeLookup, errors: ConfigError[]): Sections {
+function normaliseSections(files: readonly FileContents[], lookup: TypeLookup, errors: ConfigError[]): Sections {
   const sections: Sections = { counters: [], variables: [], dpcpu: [], pcpu: [] };
   const claims = new NameClaims(errors);
-  for (const draft of files) {
+  for (const contents of files) {
     for (const section of SECTIONS) {
-      draft.sections[section].forEach((raw, index) => {
-        const ctx: EntryContext = { source: draft.source, path: [section, index], ...lookup, errors };
+      contents.sections[section].forEach((raw, index) => {
+        const ctx: EntryContext = { source: contents.source, path: [section, index], ...lookup, errors };
         const entry = normaliseEntry(SECTION_RULES[section] as SectionRule<EntryOf<typeof section>>, raw, ctx, claims);
         if (entry) (sections[section] as EntryOf<typeof section>[]).push(entry);
       });
@@ -161,7 +165,7 @@ function normaliseSections(files: readonly FileDraft[], lookup: TypeLookup, erro
   return sections;
 }
 
-function normaliseEntry<E extends { readonly type: MetricKind }>(
+function normaliseEntry<E extends EntryOf<SectionName>>(
   rule: SectionRule<E>,
   raw: unknown,
   ctx: EntryContext,
@@ -169,15 +173,25 @@ function normaliseEntry<E extends { readonly type: MetricKind }>(
 ): E | undefined {
   const input = parseAt(rule.schema, raw, ctx.path, ctx.source, ctx.errors);
   const entry = input === undefined ? undefined : rule.normalise(input as never, ctx);
-  if (entry === undefined) return undefined;
-  return claims.claim(rule.names(entry), entry.type, ctx.source, ctx.path) ? entry : undefined;
+  if (entry === undefined || !followsConventions(entry, ctx)) return undefined;
+  return claims.claim(entryFamilies(entry), ctx.source, ctx.path) ? entry : undefined;
+}
+
+/** Where a naming problem is reported: at the entry's name, or at the label name it chose. */
+const LINT_KEY = { name: ['name'], label: ['element_label', 'name'] } as const;
+
+/** Reports each naming convention the entry's families break (lint.ts), once each; true if none. */
+function followsConventions(entry: EntryOf<SectionName>, ctx: EntryContext): boolean {
+  const problems = new Map(entryFamilies(entry).flatMap(lintFamily).map((p) => [p.problem, p.subject]));
+  for (const [problem, subject] of problems) ctx.errors.push(ctx.source.error([...ctx.path, ...LINT_KEY[subject]], problem));
+  return problems.size === 0;
 }
 
 /**
  * `library` stays a bare soname for the dynamic linker's search unless it
  * contains a '/'; file paths are resolved against the config file's folder.
  */
-function resolveKvm(user: FileDraft, file: string): KvmConfig {
+function resolveKvm(user: FileContents, file: string): KvmConfig {
   const kvm = user.kvm ?? kvmSchema.parse({});
   const folder = dirname(resolve(file));
   return {
@@ -189,11 +203,11 @@ function resolveKvm(user: FileDraft, file: string): KvmConfig {
 }
 
 /** A breakdown key in the config file overrides the preset's, key by key. */
-function mergeProcesses(files: readonly FileDraft[]): ProcessesConfig {
+function mergeProcesses(files: readonly FileContents[]): ProcessesConfig {
   const breakdown = (key: 'by_jail' | 'by_user' | 'by_command'): BreakdownConfig => {
     let merged = DEFAULT_BREAKDOWN;
-    for (const draft of files) {
-      const given = draft.processes?.[key];
+    for (const contents of files) {
+      const given = contents.processes?.[key];
       merged = {
         enabled: given?.enabled ?? merged.enabled,
         maxSeries: given?.max_series ?? merged.maxSeries,

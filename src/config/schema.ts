@@ -15,7 +15,7 @@ import { CTYPES, type CType } from '../abi.js';
 import type { CollectorName } from './types.js';
 
 export const COLLECTOR_NAMES = [
-  'counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg',
+  'counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg',
 ] as const satisfies readonly CollectorName[];
 
 /** Larger offsets or struct sizes are typing mistakes, not kernel structs. */
@@ -103,10 +103,12 @@ export const counterShape = {
   offset: offset.optional(),
   array: z.array(elementName, { error: 'expected a list of element names' }).optional(),
   per_cpu: boolean().default(false),
+  vnet: boolean().default(false),
   type: metricType.default('counter'),
 };
 
-export const variableShape = {
+/** DPCPU entries read the same things as variables, once per CPU. */
+export const dpcpuShape = {
   name: metricName,
   help: help.optional(),
   symbol: symbolName,
@@ -118,8 +120,8 @@ export const variableShape = {
   type: metricType.default('gauge'),
 };
 
-/** DPCPU entries read the same things as variables, once per CPU. */
-export const dpcpuShape = variableShape;
+/** A variable may also be a VNET variable, read in every network stack. */
+export const variableShape = { ...dpcpuShape, vnet: boolean().default(false) };
 
 export const elementLabelShape = {
   name: identifier('a label name'),
@@ -150,6 +152,13 @@ const breakdown = strict(breakdownShape, 'a mapping with enabled and max_series'
 
 export const processesShape = { by_jail: breakdown, by_user: breakdown, by_command: breakdown };
 
+/** How many vnets and jails a walk visits, and how many jails each `vnet: true` entry labels. */
+export const MAX_VNETS_LIMIT = 100_000;
+export const vnetsShape = {
+  max: wholeNumber(1, MAX_VNETS_LIMIT).optional(),
+  max_series: wholeNumber(1, MAX_SERIES_LIMIT).optional(),
+};
+
 const entryList = z.array(z.unknown(), { error: 'expected a list of entries' }).nullable().optional();
 
 /** Top-level keys. Sections hold unchecked entries: each entry is parsed on its own. */
@@ -166,6 +175,7 @@ export const configShape = {
   dpcpu: entryList,
   pcpu: entryList,
   processes: strict(processesShape, 'a mapping with by_jail, by_user and by_command').nullable().optional(),
+  vnets: strict(vnetsShape, 'a mapping with max and max_series').nullable().optional(),
 };
 
 /** A preset describes a kernel release, not a host: no `kvm`, no further `preset`. */
@@ -181,10 +191,12 @@ export const pcpuSchema = strict(pcpuShape, 'a pcpu entry mapping');
 
 export type CounterInput = z.output<typeof counterSchema>;
 export type VariableInput = z.output<typeof variableSchema>;
+export type DpcpuInput = z.output<typeof dpcpuSchema>;
 export type PcpuInput = z.output<typeof pcpuSchema>;
 export type LayoutInput = z.output<typeof layoutSchema>;
 export type KvmInput = z.output<typeof kvmSchema>;
 export type ProcessesInput = z.output<ReturnType<typeof strict<typeof processesShape>>>;
+export type VnetsInput = z.output<ReturnType<typeof strict<typeof vnetsShape>>>;
 
 /** Every key the schema accepts, by where it may appear (for the documentation test). */
 export const SCHEMA_KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -199,4 +211,5 @@ export const SCHEMA_KEYS: Readonly<Record<string, readonly string[]>> = {
   element_label: Object.keys(elementLabelShape),
   processes: Object.keys(processesShape),
   breakdown: Object.keys(breakdownShape),
+  vnets: Object.keys(vnetsShape),
 };

@@ -4,6 +4,7 @@
  * and paths are made absolute. Collectors read only this shape.
  */
 import type { CType } from '../abi.js';
+import type { FamilyHead } from '../exposition/family.js';
 
 export type MetricKind = 'counter' | 'gauge' | 'untyped';
 
@@ -48,6 +49,21 @@ export type CounterSource =
   /** A raw handle value (an offset from `__pcpu` on amd64). */
   | { readonly kind: 'address'; readonly handle: bigint };
 
+/** A family a config entry produces, named once at load (names.ts) and emitted as is by its collector. */
+export interface EntryFamily extends FamilyHead {
+  readonly type: MetricKind;
+}
+
+/** One counter(9) handle of a counters entry: the entry's only one, or one array element's. */
+export interface CounterHandleNames {
+  readonly element?: string;
+  /** Where the handle is stored, as the kernel spells it: `vm_cnt.v_swtch`, `tcps_states[4] (established)`. */
+  readonly sourceText: string;
+  readonly sum: EntryFamily;
+  /** With `per_cpu`: the family with a series per CPU. */
+  readonly percpu?: EntryFamily;
+}
+
 export interface CounterEntry {
   readonly origin: Origin;
   /** Metric stem: `kvm_<name>_total`, `kvm_<name>_percpu_total`; arrays add `_<element>`. */
@@ -55,7 +71,12 @@ export interface CounterEntry {
   readonly help: string;
   readonly source: CounterSource;
   readonly perCpu: boolean;
+  /** Read in every network stack (VNET), each series labelled with jid and jail. */
+  readonly vnet: boolean;
   readonly type: MetricKind;
+  /** Where the handle(s) come from, as the kernel spells it. */
+  readonly sourceText: string;
+  readonly handles: readonly CounterHandleNames[];
 }
 
 /** A scalar kernel variable read at `symbol + offset`. */
@@ -73,10 +94,13 @@ export interface ScalarEntry {
   /** Multiplied into the value; e.g. 4096 for a page count exported in bytes. */
   readonly scale: number;
   readonly type: MetricKind;
+  /** Where the value comes from, as the kernel spells it: `vm_cnt.v_free_count`, `DPCPU pcputicks`. */
+  readonly sourceText: string;
+  readonly family: EntryFamily;
 }
 
-/** A plain kernel variable (kvm_read). */
-export type VariableEntry = ScalarEntry;
+/** A plain kernel variable (kvm_read); with `vnet`, a VNET variable read in every network stack. */
+export type VariableEntry = ScalarEntry & { readonly vnet: boolean };
 
 /** A DPCPU variable, one value per CPU. */
 export type DpcpuEntry = ScalarEntry;
@@ -98,6 +122,9 @@ export interface PcpuEntry {
   /** Divide by this kernel int variable's value (e.g. `stathz` for ticks to seconds). */
   readonly divideBy?: string;
   readonly type: MetricKind;
+  /** Where the value comes from: `struct pcpu.pc_cp_time`. */
+  readonly sourceText: string;
+  readonly family: EntryFamily;
 }
 
 export interface BreakdownConfig {
@@ -112,8 +139,21 @@ export interface ProcessesConfig {
   readonly byCommand: BreakdownConfig;
 }
 
+/** The VNET walks (src/kvm/vnet.ts) and the jails each `vnet: true` entry labels. */
+export interface VnetsConfig {
+  /** At most this many vnets and jails are walked (vnets.max). */
+  readonly max: number;
+  /** Per entry, at most this many jails get series; the rest are summed as jail="other". */
+  readonly maxSeries: number;
+  /** Offsets from the `vnet` and `prison` layouts; undefined when the config has neither. */
+  readonly layouts?: {
+    readonly vnet: { readonly next: number; readonly magic: number; readonly dataBase: number };
+    readonly prison: { readonly next: number; readonly id: number; readonly name: number; readonly vnet: number };
+  };
+}
+
 export type CollectorName =
-  | 'counters' | 'variables' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
+  | 'counters' | 'variables' | 'vnet' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
 
 export interface Config {
   /** Absolute path of the file this was loaded from. */
@@ -128,4 +168,5 @@ export interface Config {
   readonly dpcpu: readonly DpcpuEntry[];
   readonly pcpu: readonly PcpuEntry[];
   readonly processes: ProcessesConfig;
+  readonly vnets: VnetsConfig;
 }

@@ -1,22 +1,28 @@
 /**
- * One scrape from start to end: pick the collectors, read the topology, run
- * each collector with its own success and duration (node_exporter's
- * `execute()`), honour the deadline, and add the exporter's own metrics.
+ * One scrape from request to outcome: pick the collectors, have the kernel
+ * thread collect them, remember each collector's outcome (logging only
+ * changes of state), and add the exporter's own metrics and the
+ * per-collector success and duration families.
  *
- * Scrapes are serialised on the kernel handle (libkvm handles are not
- * thread-safe and DPCPU reads change the handle's selected CPU), and
- * overlapping scrapes of the same collectors share one collection.
- * The event loop is yielded between collectors so health checks and the
- * landing page stay answerable during a long scrape.
+ * Every libkvm call runs on the kernel thread (kernel-thread.ts), so this
+ * thread, which serves HTTP, health and signals, never waits for the kernel.
+ * Scrapes and reloads are serialised in one queue (libkvm handles are not
+ * thread-safe, DPCPU reads change the handle's selected CPU, and a reload
+ * never lands inside a scrape). A scrape that asks for the same collectors
+ * as one in flight (or queued) joins it, and its deadline becomes the later
+ * of the two: no client's deadline shortens another's scrape, and a client
+ * with a short deadline gets its answer by its own deadline.
  */
-import { COLLECTORS, type Collector, type Scrape } from '../collectors/index.js';
+import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import { DeadlineError, UnknownCollectorError } from '../errors.js';
-import { FamilyList, type MetricFamily } from '../exposition/family.js';
-import type { CpuTopology } from '../kvm/index.js';
+import { UnknownCollectorError } from '../errors.js';
+import { SCRAPE_METRICS } from '../exposition/builtin-metrics.js';
+import type { MetricFamily } from '../exposition/family.js';
 import type { Logger } from '../log.js';
-import { Kernel, type Backoff, type SessionOpener } from './kernel.js';
-import type { CollectorStatus, ExporterStatus, ScrapeRequest, ScrapeSource } from './types.js';
+import { notStartedOutcome, type Collection, type CollectorOutcome } from './collection.js';
+import type { Backoff } from './kernel-connection.js';
+import { KernelThread, kernelDown } from './kernel-thread.js';
+import type { CollectorStatus, ExporterStatus, ScrapeRequest, ScrapeSource } from './scrape-source.js';
 
 export interface ExporterOptions {
   readonly config: Config;
@@ -25,32 +31,62 @@ export interface ExporterOptions {
   readonly logger: Logger;
   /** The exporter's own metrics (process, build info), added to every scrape. */
   readonly selfMetrics?: () => Promise<readonly MetricFamily[]>;
-  readonly opener?: SessionOpener;
   readonly backoff?: Backoff;
 }
 
-interface Outcome {
-  readonly success: boolean;
-  readonly seconds: number;
-  readonly error?: string;
+/** A scrape's families as served, and the collection they came from (for `once` and `check`). */
+export interface ScrapeResult {
+  readonly families: MetricFamily[];
+  readonly collection: Collection;
+}
+
+/** How long after its deadline a scrape answers without the kernel thread: time to render and send. */
+const LATE_ANSWER_MS = 100;
+/** How long close() waits for queued scrapes before closing the handle under them. */
+const CLOSE_WAIT_MS = 4_000;
+
+/** A collection queued or running, which identical scrapes join. */
+interface InFlight {
+  /** Epoch ms (Infinity: none), shared with the kernel thread: a later request joining raises it. */
+  readonly deadline: Float64Array;
+  readonly collected: Promise<Collection>;
 }
 
 export class Exporter implements ScrapeSource {
-  private kernel: Kernel;
+  private readonly kernel: KernelThread;
   private config: Config;
   private enabled: ReadonlySet<CollectorName>;
-  private readonly outcomes = new Map<CollectorName, Outcome>();
-  /** The tail of the queue of scrapes: each waits for the one before. */
+  private readonly outcomes = new Map<CollectorName, CollectorOutcome>();
+  /** The tail of the queue of kernel work: each waits for the one before. */
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly inflight = new Map<string, Promise<MetricFamily[]>>();
+  private readonly inflight = new Map<string, InFlight>();
+  /** The last recorded scrape had collectors cut off by its deadline. */
+  private missingDeadlines = false;
+  /** Set while the last scrape was answered without the kernel thread, which was still reading. */
+  private late: string | undefined;
 
   constructor(private readonly options: ExporterOptions) {
     this.config = options.config;
     this.enabled = options.enabled;
-    this.kernel = this.openKernel();
+    this.kernel = new KernelThread({ config: options.config, enabled: options.enabled, logger: options.logger, ...(options.backoff && { backoff: options.backoff }) });
   }
 
-  scrape(request: ScrapeRequest): Promise<MetricFamily[]> {
+  /** Resolves once the kernel has been opened (or failed to open) the first time: drop privileges after this. */
+  opened(): Promise<void> {
+    return this.kernel.opened();
+  }
+
+  /** A kernel thread is blocked in a read: the process must end with exitNow. */
+  get holdsStuckThread(): boolean {
+    return this.kernel.holdsStuckThread;
+  }
+
+  async scrape(request: ScrapeRequest): Promise<MetricFamily[]> {
+    return (await this.collect(request)).families;
+  }
+
+  /** One scrape with the outcome of each collector, for callers that judge it (`once`, `check`). */
+  collect(request: ScrapeRequest): Promise<ScrapeResult> {
     let names: CollectorName[];
     try {
       names = this.select(request);
@@ -58,13 +94,13 @@ export class Exporter implements ScrapeSource {
       return Promise.reject(error);
     }
     const key = names.join(',');
+    const own = request.deadline ?? Infinity;
     const shared = this.inflight.get(key);
-    if (shared) return shared;
-    const run = this.queue.then(() => this.collect(names, request.deadline));
-    const settled = run.finally(() => this.inflight.delete(key));
-    this.inflight.set(key, settled);
-    this.queue = settled.catch(() => undefined);
-    return settled;
+    // Joining may only lengthen the collection's deadline, never shorten this request's.
+    if (shared) shared.deadline[0] = Math.max(shared.deadline[0]!, own);
+    const flight = shared ?? this.enqueue(key, names, own);
+    const answered = own === Infinity ? flight.collected : this.byDeadline(flight, names, own);
+    return answered.then((collection) => this.answer(collection));
   }
 
   status(): ExporterStatus {
@@ -77,39 +113,100 @@ export class Exporter implements ScrapeSource {
         ...(outcome?.error !== undefined && { lastError: outcome.error }),
       };
     });
-    const error = this.kernel.error;
+    const state = this.kernel.kernelState;
+    const error = this.late ?? state.error;
     return {
       configFile: this.config.file,
       kernelUp: error === undefined,
       ...(error !== undefined && { kernelError: error }),
       collectors,
-      leftOut: this.kernel.leftOut,
+      leftOut: state.leftOut,
     };
   }
 
-  /** Swaps in a new config (SIGHUP): the kernel is reopened and collectors rebuilt, after queued scrapes. */
-  async reload(config: Config, enabled: ReadonlySet<CollectorName>): Promise<void> {
-    const swap = this.queue.then(() => {
-      this.kernel.close();
+  /**
+   * Swaps in a new config (SIGHUP) after queued scrapes: the kernel is
+   * reopened and collectors rebuilt. Returns why it was refused (its libkvm
+   * cannot be loaded; the running config is kept), or undefined.
+   */
+  async reload(config: Config, enabled: ReadonlySet<CollectorName>): Promise<string | undefined> {
+    const swap = this.queue.then(async () => {
+      const refused = await this.kernel.reload(config, enabled);
+      if (refused !== undefined) return refused;
       this.config = config;
       this.enabled = enabled;
       this.outcomes.clear();
-      this.kernel = this.openKernel();
+      return undefined;
     });
     this.queue = swap.catch(() => undefined);
-    await swap;
+    return swap;
   }
 
-  /** Closes the kernel handle once queued scrapes are done. */
-  async close(): Promise<void> {
-    await this.queue;
-    this.kernel.close();
+  /** Closes the kernel handle once queued scrapes are done, waiting for them at most `waitMs`. */
+  async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+    await Promise.race([this.queue, delay(waitMs)]);
+    await this.kernel.close(1_000);
   }
 
-  private openKernel(): Kernel {
-    const { logger, opener, backoff } = this.options;
-    return new Kernel(this.config, this.enabled, logger, opener, backoff);
+  /**
+   * Queues a collection. The queue waits for the kernel thread's answer; the
+   * scrape itself answers by its deadline even if the kernel thread has not.
+   */
+  /** Queues a collection, recorded once when the kernel thread answers. */
+  private enqueue(key: string, names: readonly CollectorName[], own: number): InFlight {
+    const deadline = new Float64Array(new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT));
+    deadline[0] = own;
+    const collected = this.queue.then(() => this.collectOnKernel(names, deadline)).then((collection) => {
+      this.record(collection.outcomes);
+      return collection;
+    });
+    const flight = { deadline, collected };
+    this.inflight.set(key, flight);
+    this.queue = collected.catch(() => undefined).finally(() => this.inflight.get(key) === flight && this.inflight.delete(key));
+    return flight;
   }
+
+  /** A scrape whose deadline passed while it was queued does not bother the kernel. */
+  private async collectOnKernel(names: readonly CollectorName[], deadline: Float64Array): Promise<Collection> {
+    if (Date.now() >= deadline[0]!) return deadlinePassed(names);
+    const collection = await this.kernel.collect(names, deadline);
+    this.late = undefined;
+    return collection;
+  }
+
+  /**
+   * The collection, or, shortly after this request's deadline, an answer
+   * without it: the collectors cut off if a later request lengthened the
+   * collection's deadline, kvm_up 0 if the kernel thread is simply late.
+   */
+  private byDeadline({ deadline, collected }: InFlight, names: readonly CollectorName[], own: number): Promise<Collection> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (deadline[0]! > own) {
+          resolve(deadlinePassed(names));
+          return;
+        }
+        this.late = 'the kernel did not answer by the scrape deadline: a kernel read is taking longer than the scrape allows';
+        resolve(kernelDown(names, this.late));
+      }, Math.max(0, own + LATE_ANSWER_MS - Date.now()));
+      collected.then(
+        (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private async answer(collection: Collection): Promise<ScrapeResult> {
+    const self = (await this.options.selfMetrics?.()) ?? [];
+    return { families: [...collection.families, ...scrapeFamilies(collection), ...self], collection };
+  }
+
 
   private select({ collect, exclude }: ScrapeRequest): CollectorName[] {
     const enabled = COLLECTORS.map((c) => c.name).filter((name) => this.enabled.has(name));
@@ -120,28 +217,24 @@ export class Exporter implements ScrapeSource {
     return enabled.filter((name) => (!collect?.length || collect.includes(name)) && !exclude?.includes(name));
   }
 
-  private async collect(names: readonly CollectorName[], deadline: number | undefined): Promise<MetricFamily[]> {
-    const sink = new FamilyList();
-    const kernel = this.kernel.snapshot();
-    const outcomes = new Map<CollectorName, Outcome>();
-    for (const name of names) {
-      const collector = kernel.ok ? kernel.collectors.get(name) : undefined;
-      if (!kernel.ok || collector === undefined) {
-        // The kernel's own error is logged and shown once (kvm_up, status); each collector only points to it.
-        outcomes.set(name, { success: false, seconds: 0, error: kernel.ok ? 'collector not built' : 'kernel not readable (see kvm_up and the kernel error)' });
-      } else {
-        outcomes.set(name, runCollector(name, collector, sink, kernel.topology, deadline));
-        await yieldToEventLoop();
-      }
-    }
-    this.record(outcomes);
-    const self = (await this.options.selfMetrics?.()) ?? [];
-    return [...sink.families, ...scrapeFamilies(outcomes, kernel.ok), ...self];
-  }
-
   /** Remembers each outcome and logs only when a collector's state changes. */
-  private record(outcomes: ReadonlyMap<CollectorName, Outcome>): void {
-    for (const [name, outcome] of outcomes) {
+  /**
+   * A collector cut off by the scrape's deadline says nothing about the
+   * collector: a client asking for a tiny timeout must not flip every
+   * collector's state (and the log) at each request. Deadline misses are one
+   * state of their own, logged once when scrapes start missing it and once
+   * when they stop.
+   */
+  private record(outcomes: readonly CollectorOutcome[]): void {
+    const cutOff = outcomes.filter((o) => o.cutOffByDeadline).map((o) => o.name);
+    if (cutOff.length > 0 && !this.missingDeadlines) {
+      this.options.logger.warn('scrape deadline passed before every collector finished', { collectors: cutOff.join(',') });
+    } else if (cutOff.length === 0 && this.missingDeadlines) {
+      this.options.logger.info('scrapes finish within their deadline again');
+    }
+    this.missingDeadlines = cutOff.length > 0;
+    for (const outcome of outcomes.filter((o) => !o.cutOffByDeadline)) {
+      const name = outcome.name;
       const before = this.outcomes.get(name);
       this.outcomes.set(name, outcome);
       if (before?.error === outcome.error) continue;
@@ -152,75 +245,23 @@ export class Exporter implements ScrapeSource {
   }
 }
 
-function runCollector(
-  name: CollectorName,
-  collector: Collector | Error,
-  sink: FamilyList,
-  topology: CpuTopology,
-  deadline?: number,
-): Outcome {
-  const started = performance.now();
-  const seconds = () => (performance.now() - started) / 1000;
-  if (collector instanceof Error) return { success: false, seconds: 0, error: collector.message };
-  const scrape: Scrape = {
-    topology,
-    checkDeadline: () => {
-      if (deadline !== undefined && Date.now() >= deadline) throw new DeadlineError(name);
-    },
-  };
-  const leftOut = leftOutEntries(collector);
-  try {
-    scrape.checkDeadline();
-    collector.update(sink, scrape);
-    return leftOut === undefined ? { success: true, seconds: seconds() } : { success: false, seconds: seconds(), error: leftOut };
-  } catch (error) {
-    return { success: false, seconds: seconds(), error: [describe(error), leftOut].filter(Boolean).join('; ') };
-  }
-}
-
-/**
- * Config entries the collector could not resolve against this kernel (a
- * missing symbol, an unreadable handle): they were left out, so the
- * collector did not read everything it was configured to read.
- */
-function leftOutEntries(collector: Collector): string | undefined {
-  const { leftOut } = collector;
-  return leftOut.length === 0 ? undefined : `config entries left out: ${leftOut.join('; ')}`;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof DeadlineError) return 'scrape deadline passed before the collector finished';
-  return error instanceof Error ? error.message : String(error);
-}
-
-function scrapeFamilies(outcomes: ReadonlyMap<CollectorName, Outcome>, kernelUp: boolean): MetricFamily[] {
-  const perCollector = (pick: (o: Outcome) => number) =>
-    [...outcomes].map(([name, outcome]) => ({ labels: [name], value: pick(outcome) }));
+function scrapeFamilies({ outcomes, kernel }: Collection): MetricFamily[] {
+  const perCollector = (pick: (o: CollectorOutcome) => number) => outcomes.map((o) => ({ labels: [o.name], value: pick(o) }));
   return [
-    {
-      name: 'kvm_scrape_collector_duration_seconds',
-      help: 'Time a collector took in this scrape',
-      type: 'gauge',
-      labelNames: ['collector'],
-      series: perCollector((o) => o.seconds),
-    },
-    {
-      name: 'kvm_scrape_collector_success',
-      help: 'Whether a collector read everything it was configured to read (1) or something failed (0)',
-      type: 'gauge',
-      labelNames: ['collector'],
-      series: perCollector((o) => (o.success ? 1 : 0)),
-    },
-    {
-      name: 'kvm_up',
-      help: 'Whether the kernel handle is open and its CPU topology could be read in this scrape',
-      type: 'gauge',
-      labelNames: [],
-      series: [{ labels: [], value: kernelUp ? 1 : 0 }],
-    },
+    { ...SCRAPE_METRICS.duration, series: perCollector((o) => o.seconds) },
+    { ...SCRAPE_METRICS.success, series: perCollector((o) => (o.success ? 1 : 0)) },
+    { ...SCRAPE_METRICS.up, series: [{ labels: [], value: kernel.up ? 1 : 0 }] },
   ];
 }
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+}
+
+function deadlinePassed(names: readonly CollectorName[]): Collection {
+  return {
+    kernel: { up: false, error: 'the scrape deadline passed before the kernel could be read' },
+    families: [],
+    outcomes: names.map(notStartedOutcome),
+  };
 }

@@ -21,12 +21,16 @@ export interface Series {
   readonly extraLabels?: readonly (readonly [string, string])[];
 }
 
-export interface MetricFamily {
+/** A family as declared, before any series: what is decided once, not per scrape. */
+export interface FamilyHead {
   /** Full metric name; a counter's name ends in `_total`. */
   readonly name: string;
   readonly help: string;
   readonly type: MetricType;
   readonly labelNames: readonly string[];
+}
+
+export interface MetricFamily extends FamilyHead {
   readonly series: Series[];
 }
 

@@ -12,8 +12,9 @@
  * Label values escape backslash, double quote and newline in both. Values
  * print NaN/+Inf/-Inf, and integers as exact decimals (never `1e+21`).
  *
- * Speed is the point of this module (prom-client's `registry.metrics()` costs
- * 3-4 µs per series and stalls the event loop for the whole render): every
+ * Speed is the point of this module (prom-client's `registry.metrics()` is
+ * several times slower per series and stalls the event loop for the whole
+ * render; bench/README.md has the numbers): every
  * per-family string (metadata, `name{label="` prefixes) is built once, each
  * series is plain string concatenation, label values are escaped only when a
  * regex test says they need it, and output comes in chunks of a bounded number
@@ -30,17 +31,17 @@ export interface ChunkOptions {
 }
 
 /**
- * About 1 ms of rendering once the JIT has warmed up, ~10 ms before (measured,
- * 100k series, 2-core VM). Larger chunks were slower per series, not just
- * longer: 4096 took 3-5 ms, their bigger ropes surviving more scavenges.
+ * A chunk is a few milliseconds of rendering at most. Larger chunks are
+ * slower per series, not just longer: their bigger ropes survive more
+ * scavenges (bench/README.md has the numbers).
  */
 export const DEFAULT_SERIES_PER_CHUNK = 1024;
 
 /** The whole exposition as one string (for `once`, tests and small outputs). */
 export function renderFamilies(families: readonly MetricFamily[], format: ExpositionFormat): string {
   // Joining bounded chunks keeps each chunk's rope of small strings short-lived
-  // (young-generation garbage); one 6 MB rope would survive into old space and
-  // cost more in GC than the rendering itself.
+  // (young-generation garbage); one rope of the whole page would survive into
+  // old space and cost more in GC than the rendering itself.
   return Array.from(renderChunks(families, format)).join('');
 }
 
@@ -79,8 +80,8 @@ const ANY_START = /^/;
  * Makes V8 turn a chunk's rope of small concatenated strings into one flat
  * string now (a regexp needs a flat subject), while the rope's pieces are
  * still young garbage. A caller that keeps chunks, as `renderFamilies` does,
- * would otherwise keep ~8 string objects per series alive into old space:
- * measured 3x slower at 100k series.
+ * would otherwise keep several string objects per series alive into old
+ * space, which is several times slower on large pages.
  */
 function flatten(chunk: string): string {
   ANY_START.test(chunk);

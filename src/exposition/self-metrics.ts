@@ -11,7 +11,8 @@
  * (`standardizeCounterName`) and so cannot serve both formats from one registry.
  */
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MetricFamily, MetricType, Series } from './family.js';
+import { PROCESS_METRICS, SELF_METRICS } from './builtin-metrics.js';
+import type { FamilyHead, MetricFamily, MetricType, Series } from './family.js';
 import { formatValue } from './render.js';
 
 export interface BuildInfo {
@@ -35,25 +36,16 @@ export class SelfMetrics {
   private readonly reloadSuccessTimestamp: Gauge;
 
   constructor(info: BuildInfo, options: SelfMetricsOptions = {}) {
-    const buildInfo = new Gauge({
-      name: 'kvm_exporter_build_info',
-      help: 'A metric with a constant 1 value labelled by version, revision and Node.js version of kvm_exporter.',
-      labelNames: ['version', 'revision', 'nodejs'],
-      registers: [this.registry],
-    });
+    const buildInfo = this.gauge(SELF_METRICS.buildInfo);
     buildInfo.set({ version: info.version, revision: info.revision, nodejs: process.version }, 1);
-    this.reloadSuccessful = new Gauge({
-      name: 'kvm_exporter_config_last_reload_successful',
-      help: 'Whether the last configuration reload attempt was successful (1) or not (0).',
-      registers: [this.registry],
-    });
-    this.reloadSuccessTimestamp = new Gauge({
-      name: 'kvm_exporter_config_last_reload_success_timestamp_seconds',
-      help: 'Timestamp of the last successful configuration reload.',
-      registers: [this.registry],
-    });
+    this.reloadSuccessful = this.gauge(SELF_METRICS.reloadSuccessful);
+    this.reloadSuccessTimestamp = this.gauge(SELF_METRICS.reloadSuccessTimestamp);
     this.recordConfigReload(true, options.configLoadedAt ?? new Date());
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private gauge({ name, help, labelNames }: FamilyHead): Gauge {
+    return new Gauge({ name, help, labelNames: [...labelNames], registers: [this.registry] });
   }
 
   /** Called after every config load or reload attempt; the timestamp moves only on success. */
@@ -64,21 +56,16 @@ export class SelfMetrics {
 
   async families(): Promise<MetricFamily[]> {
     const metrics = (await this.registry.getMetricsAsJSON()) as unknown as PromClientMetric[];
-    return metrics.filter(lintClean).map(toFamily);
+    return metrics.filter((metric) => DECLARED.has(metric.name)).map(toFamily);
   }
 }
 
 /**
- * prom-client's defaults include three gauges named `_total`
- * (`nodejs_active_handles_total`, `_requests_total`, `_resources_total`),
- * which `promtool check metrics` rejects: only counters may end in `_total`.
- * They are left out so the whole /metrics page passes that check, as
- * node_exporter's does; `nodejs_active_handles` and friends carry the same
- * numbers under lint-clean names.
+ * The families builtin-metrics.ts declares: only those leave the registry, so
+ * a metric a prom-client upgrade adds is not emitted until it is declared
+ * (and so checked against config entries and promtool's lint).
  */
-function lintClean(metric: PromClientMetric): boolean {
-  return metric.type === 'counter' || !metric.name.endsWith('_total');
-}
+const DECLARED = new Set([...Object.values(SELF_METRICS), ...PROCESS_METRICS].map((family) => family.name));
 
 /** The shape `getMetricsAsJSON()` returns (prom-client's typings call it `MetricObjectWithValues`). */
 interface PromClientMetric {

@@ -8,7 +8,7 @@
  * piece of text, including kernel and config error messages, is
  * HTML-escaped: they can quote file contents and symbol names.
  */
-import type { CollectorStatus, ExporterStatus } from '../exporter/types.js';
+import type { CollectorStatus, ExporterStatus } from '../exporter/scrape-source.js';
 import type { BuildInfo } from '../exposition/self-metrics.js';
 
 export interface LandingPageInput {

@@ -9,7 +9,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../log.js';
-import { parseBasicAuth } from './basic-auth.js';
+import { parseBasicAuth, type Verdict } from './basic-auth.js';
 import { sendText, type RouteHandler } from './respond.js';
 import type { ActiveWebConfig, WebConfigWatcher } from './web-config-watch.js';
 
@@ -32,19 +32,26 @@ export function webConfigMiddleware(watcher: WebConfigWatcher, logger: Logger) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const active = watcher.current;
     for (const [name, value] of Object.entries(active.config.headers)) res.setHeader(name, value);
-    if (await authorized(active, req, logger)) return next();
+    const verdict = await authorize(active, req, logger);
+    if (verdict === 'admitted') return next();
+    if (verdict === 'busy') {
+      // Said before any password is checked, the same for every user: it tells a client nothing.
+      res.setHeader('Retry-After', '1');
+      sendText(res, 429, 'too many authentication attempts in progress, try again later\n');
+      return;
+    }
     res.setHeader('WWW-Authenticate', 'Basic realm="kvm_exporter", charset="UTF-8"');
     sendText(res, 401, 'unauthorized\n');
   };
 }
 
-async function authorized(active: ActiveWebConfig, req: Request, logger: Logger): Promise<boolean> {
-  if (!active.auth.enabled) return true;
+async function authorize(active: ActiveWebConfig, req: Request, logger: Logger): Promise<Verdict> {
+  if (!active.auth.enabled) return 'admitted';
   const credentials = parseBasicAuth(req.headers.authorization);
-  if (credentials === undefined) return false;
-  const ok = await active.auth.verify(credentials);
-  if (!ok) logger.debug('basic auth refused', { user: credentials.user, remote: req.socket.remoteAddress });
-  return ok;
+  if (credentials === undefined) return 'refused';
+  const verdict = await active.auth.verify(credentials, req.socket);
+  if (verdict !== 'admitted') logger.debug(`basic auth ${verdict}`, { user: credentials.user, remote: req.socket.remoteAddress });
+  return verdict;
 }
 
 /** 4xx errors raised by express or Node keep their status; anything else is a 500 with no detail. */

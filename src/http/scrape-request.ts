@@ -11,7 +11,7 @@
  * exporter answers with what it has before Prometheus gives up. A header that
  * is not a positive finite number is ignored, as if absent.
  */
-import type { ScrapeRequest } from '../exporter/types.js';
+import type { ScrapeRequest } from '../exporter/scrape-source.js';
 
 export const SCRAPE_TIMEOUT_HEADER = 'x-prometheus-scrape-timeout-seconds';
 

@@ -15,17 +15,17 @@
  * path holding `:` or `*` means itself. No response ever carries a stack
  * trace: errors are logged and answered with a status line.
  */
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express, { type Request, type Response } from 'express';
 import { ListenError, WebConfigError } from '../errors.js';
-import type { ScrapeSource } from '../exporter/types.js';
+import type { ScrapeSource } from '../exporter/scrape-source.js';
 import type { BuildInfo } from '../exposition/self-metrics.js';
 import type { Logger } from '../log.js';
 import { renderLandingPage } from './landing.js';
-import { ConcurrencyLimit } from './limits.js';
+import { ConcurrencyLimit, perConnectionLimit } from './limits.js';
 import { formatBoundAddress, type ListenAddress } from './listen-address.js';
 import { createMetricsRoute } from './metrics-route.js';
 import { sendText, type RouteHandler } from './respond.js';
@@ -51,6 +51,8 @@ export interface ServerOptions {
   readonly info: BuildInfo;
   /** How long `close()` waits for in-flight requests before cutting them off. */
   readonly shutdownTimeoutMs?: number;
+  /** A scraper that takes no byte of its body for this long is disconnected (default WRITE_STALL_MS). */
+  readonly writeStallTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -153,6 +155,7 @@ function buildApp(options: ServerOptions, parts: AppParts): express.Express {
   // Hashing a multi-megabyte body for an ETag no scraper sends back is wasted work.
   app.set('etag', false);
   app.use(parts.lifecycle.middleware());
+  app.use(perConnectionLimit());
   if (parts.watcher) app.use(webConfigMiddleware(parts.watcher, options.logger));
   app.use(routeTable(routesOf(options, parts)));
   app.use((_req: Request, res: Response) => sendText(res, 404, 'not found\n'));
@@ -200,6 +203,7 @@ async function listen(app: express.Express, address: ListenAddress, context: Lis
   const server = createNodeServer(app, tls);
   if (options.maxConnections) server.maxConnections = options.maxConnections;
   server.on('drop', () => options.logger.debug('connection refused: --web.max-connections reached', { max: options.maxConnections }));
+  dropSilentConnections(server, tls !== undefined);
   if (tls && watcher) enforceClientCertificates(server as HttpsServer, watcher, options.logger);
   server.on('tlsClientError', (error: Error) => options.logger.debug('TLS handshake failed', { err: error }));
   lifecycle.adopt(server);
@@ -221,6 +225,26 @@ function createNodeServer(app: express.Express, tls: TlsSettings | undefined): N
   server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
   server.timeout = SERVER_LIMITS.socketTimeout;
   return server;
+}
+
+/**
+ * Node times out a request whose headers are slow, but not a connection that
+ * never starts one: it would live for the 120 s socket timeout. A connection
+ * (for TLS: once its handshake is done, which has its own timeout) must
+ * start a request within headersTimeout.
+ */
+function dropSilentConnections(server: NodeServer, tls: boolean): void {
+  const waiting = new WeakMap<Socket, NodeJS.Timeout>();
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), SERVER_LIMITS.headersTimeout);
+    timer.unref();
+    waiting.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  });
+  server.on('request', (req: IncomingMessage) => {
+    clearTimeout(waiting.get(req.socket));
+    waiting.delete(req.socket);
+  });
 }
 
 /** Listens, settling on 'listening' or 'error' and leaving no listener behind either way. */

@@ -12,6 +12,7 @@
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import { BasicAuthVerifier } from './basic-auth.js';
+import { BcryptPool } from './bcrypt-pool.js';
 import { loadWebConfig, type WebConfig } from './web-config.js';
 
 export interface ActiveWebConfig {
@@ -26,9 +27,9 @@ export type ApplyWebConfig = (next: ActiveWebConfig, previous: ActiveWebConfig) 
 
 export const WEB_CONFIG_POLL_MS = 1000;
 
-export async function loadActiveWebConfig(file: string): Promise<ActiveWebConfig> {
+export async function loadActiveWebConfig(file: string, pool: BcryptPool): Promise<ActiveWebConfig> {
   const config = await loadWebConfig(file);
-  return { config, auth: await BasicAuthVerifier.create(config.users) };
+  return { config, auth: await BasicAuthVerifier.create(config.users, pool) };
 }
 
 export class WebConfigWatcher {
@@ -40,12 +41,21 @@ export class WebConfigWatcher {
     private signature: string,
     private readonly logger: Logger,
     private readonly apply: ApplyWebConfig,
+    /** The bcrypt threads every config's verifier shares; they end with the watcher. */
+    private readonly pool: BcryptPool,
   ) {}
 
   /** Loads the file (throwing WebConfigError when invalid) and starts polling it. */
   static async open(file: string, logger: Logger, apply: ApplyWebConfig, pollMs = WEB_CONFIG_POLL_MS): Promise<WebConfigWatcher> {
-    const active = await loadActiveWebConfig(file);
-    const watcher = new WebConfigWatcher(active, await filesSignature(active.config.watchedFiles), logger, apply);
+    const pool = new BcryptPool();
+    let active: ActiveWebConfig;
+    try {
+      active = await loadActiveWebConfig(file, pool);
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    const watcher = new WebConfigWatcher(active, await filesSignature(active.config.watchedFiles), logger, apply, pool);
     watcher.timer = setInterval(() => void watcher.checkNow(), pollMs);
     // Polling must not keep a process alive that is otherwise done.
     watcher.timer.unref();
@@ -65,6 +75,7 @@ export class WebConfigWatcher {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    void this.pool.close();
   }
 
   private async reloadIfChanged(): Promise<ReloadOutcome> {
@@ -74,7 +85,7 @@ export class WebConfigWatcher {
     this.signature = signature;
     const file = this.active.config.file;
     try {
-      const next = await loadActiveWebConfig(file);
+      const next = await loadActiveWebConfig(file, this.pool);
       this.apply(next, this.active);
       const sameFiles = next.config.watchedFiles.join('|') === this.active.config.watchedFiles.join('|');
       this.active = next;

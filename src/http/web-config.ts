@@ -19,6 +19,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { WebConfigError } from '../errors.js';
+import { MAX_BCRYPT_COST, MIN_BCRYPT_COST, bcryptCost } from './basic-auth.js';
 import { tlsMaterialProblem, type TlsSettings } from './tls.js';
 import {
   ALLOWED_HEADERS,
@@ -185,10 +186,18 @@ function headerProblems(headers: Readonly<Record<string, string>>): Problem[] {
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HEADER_VALUE_RULE = 'is not a valid header value: only tab, printable ASCII and Latin-1 characters are allowed (no CR, LF or other control characters)';
 
+const MAKE_HASH = 'make one with `htpasswd -nBC 10 "" | tr -d \':\\n\'`';
+
 function userProblems(users: Readonly<Record<string, string>>): Problem[] {
-  return Object.entries(users).flatMap(([user, hash]): Problem[] =>
-    BCRYPT_HASH.test(hash) ? [] : [{ path: ['basic_auth_users', user], message: 'not a bcrypt hash (make one with `htpasswd -nBC 10 "" | tr -d \':\\n\'`)' }],
-  );
+  return Object.entries(users).flatMap(([user, hash]): Problem[] => {
+    const path = ['basic_auth_users', user];
+    if (!BCRYPT_HASH.test(hash)) return [{ path, message: `not a bcrypt hash (${MAKE_HASH})` }];
+    const cost = bcryptCost(hash);
+    if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST) {
+      return [{ path, message: `bcrypt cost ${cost} is outside ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}: a verification doubles in time with each step, and above ${MAX_BCRYPT_COST} it takes too long for a scrape (${MAKE_HASH})` }];
+    }
+    return [];
+  });
 }
 
 /** exporter-toolkit's `TLSConfig.IsEnabled`: any certificate or client-auth key turns TLS on. */

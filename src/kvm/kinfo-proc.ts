@@ -4,10 +4,10 @@
  * The offsets are those of `sys/sys/user.h` on FreeBSD 13+ for LP64 targets
  * (amd64 and arm64 share the layout; KINFO_PROC_SIZE is 1088 on both, see
  * `sys/amd64/include/proc.h` and `sys/arm64/include/proc.h`). A scrape needs
- * a few fields of every record, so the list below reads them in place over
- * libkvm's own buffer instead of decoding records into objects.
+ * a few fields of every record, so the list below reads them in place through
+ * a DataView over libkvm's own buffer instead of decoding records into objects.
  */
-import { decodeCType } from '../abi.js';
+import { int64FromHalves } from '../abi.js';
 import { KvmLayoutError } from '../errors.js';
 
 /** KINFO_PROC_SIZE on amd64 and arm64. */
@@ -62,14 +62,16 @@ export function procStateName(stat: number): ProcState {
  * tells, and every accessor refuses to read a stale buffer.
  */
 export class KinfoProcList {
-  private readonly bytes: Buffer;
+  private readonly view: DataView;
+  private readonly bytes: Uint8Array;
 
   constructor(
     buffer: ArrayBuffer,
     readonly count: number,
     private readonly isCurrent: () => boolean,
   ) {
-    this.bytes = Buffer.from(buffer);
+    this.view = new DataView(buffer);
+    this.bytes = new Uint8Array(buffer);
   }
 
   get isValid(): boolean {
@@ -94,7 +96,7 @@ export class KinfoProcList {
     const start = i * KINFO_PROC_SIZE + KI.comm;
     let end = start;
     while (end < start + COMM_SIZE && this.bytes[end] !== 0) end++;
-    return this.bytes.toString('latin1', start, end);
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, end - start).toString('latin1');
   }
 
   private check(i: number): void {
@@ -105,18 +107,19 @@ export class KinfoProcList {
   }
   private u8(i: number, off: number): number {
     this.check(i);
-    return decodeCType(this.bytes, i * KINFO_PROC_SIZE + off, 'uint8');
+    return this.view.getUint8(i * KINFO_PROC_SIZE + off);
   }
   private i32(i: number, off: number): number {
     this.check(i);
-    return decodeCType(this.bytes, i * KINFO_PROC_SIZE + off, 'int32');
+    return this.view.getInt32(i * KINFO_PROC_SIZE + off, true);
   }
   private u32(i: number, off: number): number {
     this.check(i);
-    return decodeCType(this.bytes, i * KINFO_PROC_SIZE + off, 'uint32');
+    return this.view.getUint32(i * KINFO_PROC_SIZE + off, true);
   }
   private u64(i: number, off: number): number {
     this.check(i);
-    return decodeCType(this.bytes, i * KINFO_PROC_SIZE + off, 'uint64');
+    const at = i * KINFO_PROC_SIZE + off;
+    return int64FromHalves(this.view.getUint32(at + 4, true), this.view.getUint32(at, true));
   }
 }

@@ -118,22 +118,44 @@ export function readZpcpu(session: KvmSession, handle: bigint, cpu: number, out:
 }
 
 /**
- * Reads `length` bytes of neighbouring counter handles starting at `handle`
- * for every CPU in `cpus`, one kvm_read_zpcpu call per CPU. Row i of the
- * result (`length` bytes) is the copy of `cpus[i]`.
+ * Every CPU's copy of `length` bytes at `handle` (neighbouring counter
+ * handles of one page), laid out as the kernel lays them out: CPU c's copy
+ * starts at byte `c * ZPCPU_STRIDE` of the result, for c = 0..`lastCpu`.
+ * The result is `ZPCPU_STRIDE * lastCpu + length` bytes; what lies between
+ * the copies is whatever else the slab holds and is not to be read.
  *
- * `into`, when given and large enough, receives the rows and the result is a
- * view of it: a caller that reads every scrape reuses one buffer, because a
- * fresh 256 KB buffer (64 CPUs) costs more in page faults than the reads
- * themselves (measured: 1.6 against 0.6 µs per CPU row).
+ * One kvm_read_zpcpu (CPU 0, the whole run) reads them all: on amd64 CPU i's
+ * copy is at `__pcpu + handle + 4096*i` (lib/libkvm/kvm_pcpu.c,
+ * kvm_read_zpcpu), and UMA backs a per-CPU slab with one page per CPU id
+ * 0..mp_maxid, absent ids included, mapped at consecutive addresses
+ * (sys/vm/uma_core.c, pcpu_page_alloc: `bytes == (mp_maxid + 1) *
+ * PAGE_SIZE`, pmap_qenter page after page). `lastCpu` is a present id, so it
+ * is at most mp_maxid and the run stays inside the slab.
+ *
+ * `into`, when given and large enough, receives the copies and the result is
+ * a view of it: a caller that reads every scrape reuses one buffer, because
+ * a fresh buffer per read costs more in page faults than the read itself.
  */
-export function readZpcpuSpan(session: KvmSession, handle: bigint, length: number, cpus: readonly number[], into?: Buffer): Buffer {
-  const size = length * cpus.length;
-  const out = into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
-  for (let i = 0; i < cpus.length; i++) {
-    readZpcpu(session, handle, cpus[i]!, out.subarray(i * length, (i + 1) * length));
-  }
+export function readZpcpuRun(session: KvmSession, handle: bigint, length: number, lastCpu: number, into?: Buffer): Buffer {
+  const out = strided(length, lastCpu, into);
+  readZpcpu(session, handle, 0, out);
   return out;
+}
+
+/**
+ * The same result as readZpcpuRun, from one kvm_read_zpcpu per CPU in
+ * `cpus` (ascending, the last being `lastCpu`): for a run the single read
+ * could not read. The bytes between the copies are left as they were.
+ */
+export function readZpcpuEach(session: KvmSession, handle: bigint, length: number, cpus: readonly number[], into?: Buffer): Buffer {
+  const out = strided(length, cpus[cpus.length - 1] ?? 0, into);
+  for (const cpu of cpus) readZpcpu(session, handle, cpu, out.subarray(cpu * ZPCPU_STRIDE, cpu * ZPCPU_STRIDE + length));
+  return out;
+}
+
+function strided(length: number, lastCpu: number, into: Buffer | undefined): Buffer {
+  const size = ZPCPU_STRIDE * lastCpu + length;
+  return into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
 }
 
 /**

@@ -41,14 +41,16 @@ describe('the demo config', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const config = loadConfig(DEMO_CONFIG);
+    // A vnet: true entry has one line, then one per network stack (the host, web and app).
+    const vnetEntries = config.counters.filter((e) => e.vnet).length + config.variables.filter((e) => e.vnet).length;
     const entries =
-      config.counters.reduce((n, e) => n + (e.source.kind === 'array' ? e.source.elements.length : 1), 0) +
-      config.variables.length + config.dpcpu.length + config.pcpu.length;
+      config.counters.filter((e) => !e.vnet).reduce((n, e) => n + (e.source.kind === 'array' ? e.source.elements.length : 1), 0) +
+      config.variables.filter((e) => !e.vnet).length + config.dpcpu.length + config.pcpu.length + vnetEntries * 4;
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`config ${config.file}: valid`);
     expect(lines[1]).toMatch(/^ok {3}kernel .*kernel\.img: mp_maxcpus \d+, mp_ncpus \d+, present CPU ids /);
     expect(lines.filter((l) => l.startsWith('ok   collector ')).map((l) => l.split(' ')[4])).toEqual(
-      ['cpus:', 'counters:', 'variables:', 'dpcpu:', 'pcpu:', 'processes:', 'loadavg:'],
+      ['cpus:', 'counters:', 'variables:', 'vnet:', 'dpcpu:', 'pcpu:', 'processes:', 'loadavg:'],
     );
     expect(entryLines(result.stdout)).toHaveLength(entries);
     expect(entryLines(result.stdout).every((l) => l.startsWith('ok '))).toBe(true);
@@ -69,7 +71,8 @@ describe('the demo config', () => {
       expect(line).toContain(` ${counter.sum}=${sumOf(image, counter.handle, CPUS, counter.signed)}`);
     }
     expect(lineAt(counterHandle(kernel.manifest, 'vm_cnt.v_swtch'))).toContain(' vm_cnt.v_swtch at ');
-    expect(lineAt(counterHandle(kernel.manifest, 'udpstat.udps_ipackets'))).toContain(' udpstat[0] (ipackets) at ');
+    const udp = BigInt.asUintN(64, BigInt(kernel.manifest.vnet.dataBase) + symbolAddress(kernel.manifest, 'vnet_entry_udpstat'));
+    expect(lineAt(udp)).toMatch(/ jid=0 udpstat of jail "host" \(vnet 0x[0-9a-f]+\) at 0x[0-9a-f]+ cpus=4: counter kvm_udp_ipackets_total\{jid="0",jail="host"\}=\d+/);
     for (const variable of ['hz', 'stathz', 'ticks', 'nprocs']) {
       const value = image.readI32(symbolAddress(kernel.manifest, variable));
       expect(lineAt(symbolAddress(kernel.manifest, variable))).toMatch(new RegExp(` ${variable} at 0x[0-9a-f]+ cpus=4: gauge kvm_${variable}=${value}$`));

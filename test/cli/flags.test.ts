@@ -2,20 +2,21 @@
  * The command line of the built CLI, node_exporter style: mistakes exit 2
  * with the usage; --collector.X, --no-collector.X and
  * --collector.disable-defaults decide what `once` collects, over the
- * config's `collectors:`; --kvm.corefile points a config at another kernel;
- * --version and --help.
+ * config's `collectors:`; --kvm.corefile points a config at another kernel
+ * and --kvm.library at another libkvm (relative to the working directory,
+ * whichever of the two the config names); --version and --help.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { KernelImage } from '../../sim/image/image.js';
 import { symbolAddress } from '../../sim/image/manifest.js';
 import { parseExposition, samplesOf, valueOf, type ParsedScrape } from '../support/parse.js';
-import { ROOT, makeKernel, runCli, type TestKernel } from '../support/sim.js';
+import { ROOT, SIM_LIBRARY, makeKernel, runCli, type TestKernel } from '../support/sim.js';
 import { writeKvmConfig } from './helpers.js';
 
-const COLLECTOR_NAMES = ['counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg'];
+const COLLECTOR_NAMES = ['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg'];
 const USAGE_HEAD = 'usage: kvm_exporter [serve|check|once|demo] [flags]';
 
 let kernel: TestKernel;
@@ -69,7 +70,7 @@ describe('command-line mistakes exit 2 with the message and the usage', () => {
 describe('collector flags', () => {
   it('--no-collector.X leaves X out', async () => {
     const scrape = await once(['--no-collector.processes', '--no-collector.pcpu']);
-    expect(collectorsRun(scrape)).toEqual(['cpus', 'counters', 'variables', 'dpcpu', 'loadavg']);
+    expect(collectorsRun(scrape)).toEqual(['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'loadavg']);
     expect(samplesOf(scrape, 'kvm_processes')).toEqual([]);
     expect(samplesOf(scrape, 'kvm_cpu_time_seconds_total')).toEqual([]);
   });
@@ -83,9 +84,9 @@ describe('collector flags', () => {
 
   it('flags win over the config file, which wins over the defaults', async () => {
     const body = 'preset: freebsd-14-amd64\ncollectors: { loadavg: false, cpus: false, processes: true }\n';
-    expect(collectorsRun(await once([], body))).toEqual(['counters', 'variables', 'dpcpu', 'pcpu', 'processes']);
+    expect(collectorsRun(await once([], body))).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes']);
     const scrape = await once(['--collector.loadavg', '--no-collector.processes'], body);
-    expect(collectorsRun(scrape)).toEqual(['counters', 'variables', 'dpcpu', 'pcpu', 'loadavg']);
+    expect(collectorsRun(scrape)).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'loadavg']);
     expect(valueOf(scrape, 'kvm_load1')).toBe(3.5);
   });
 
@@ -107,6 +108,54 @@ describe('--kvm.corefile', () => {
     const scrape = parseExposition(result.stdout);
     expect(valueOf(scrape, 'kvm_up')).toBe(1);
     expect(valueOf(scrape, 'kvm_load5')).toBe(2.25);
+  });
+});
+
+/** A config for the test kernel whose kvm.library is `library` (left out: the default, libkvm.so.7). */
+function configWithLibrary(library: string | undefined, name: string): string {
+  const file = join(kernel.dir, name);
+  const line = library === undefined ? '' : `  library: ${JSON.stringify(library)}\n`;
+  writeFileSync(file, `kvm:\n${line}  corefile: ${JSON.stringify(kernel.image)}\npreset: freebsd-14-amd64\n`);
+  return file;
+}
+
+describe('--kvm.library', () => {
+  it('loads the named library in place of the config\'s default libkvm.so.7, which Linux does not have', async () => {
+    const config = configWithLibrary(undefined, 'default-library.yml');
+    const without = await runCli(['once', '--config.file', config]);
+    expect(without.code).toBe(1);
+    expect(valueOf(parseExposition(without.stdout), 'kvm_up')).toBe(0);
+    expect(without.stderr).toContain('cannot use libkvm at libkvm.so.7');
+
+    const result = await runCli(['once', '--config.file', config, `--kvm.library=${SIM_LIBRARY}`]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const scrape = parseExposition(result.stdout);
+    expect(valueOf(scrape, 'kvm_up')).toBe(1);
+    expect(valueOf(scrape, 'kvm_load5')).toBe(2.25);
+  });
+
+  it('wins over a config library that works: a missing one is refused by its path', async () => {
+    const config = configWithLibrary(SIM_LIBRARY, 'working-library.yml');
+    const missing = join(kernel.dir, 'no-such-libkvm.so.7');
+    const result = await runCli(['once', '--config.file', config, '--kvm.library', missing]);
+    expect(result.code).toBe(1);
+    expect(valueOf(parseExposition(result.stdout), 'kvm_up')).toBe(0);
+    expect(result.stderr).toContain(`cannot use libkvm at ${missing}: `);
+  });
+
+  it('takes a relative path from the working directory, not from the config\'s folder', async () => {
+    // Relative to the config's folder this names nothing; relative to the package root, the simulator.
+    const fromRoot = relative(ROOT, SIM_LIBRARY);
+    const config = configWithLibrary(`./${fromRoot}`, 'relative-library.yml');
+    const inConfig = await runCli(['once', '--config.file', config], { cwd: ROOT });
+    expect(inConfig.code).toBe(1);
+    expect(inConfig.stderr).toContain(`cannot use libkvm at ${join(kernel.dir, fromRoot)}`);
+
+    const result = await runCli(['once', '--config.file', config, `--kvm.library=${fromRoot}`], { cwd: ROOT });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(valueOf(parseExposition(result.stdout), 'kvm_up')).toBe(1);
   });
 });
 

@@ -38,7 +38,7 @@ describe('a live kernel', () => {
     expect(verdict.code).toBe(0);
     const scrape = parseExposition(result.stdout);
     expect(valueOf(scrape, 'kvm_up')).toBe(1);
-    expect([...byLabel(scrape, 'kvm_scrape_collector_success', 'collector').values()]).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect([...byLabel(scrape, 'kvm_scrape_collector_success', 'collector').values()]).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     const swtch = counterHandle(k.manifest, 'vm_cnt.v_swtch');
     expect(valueOf(scrape, 'kvm_vm_swtch_total')).toBe(sumOf(image, swtch, [0, 1, 2, 3]));
     expect(valueOf(scrape, 'kvm_vm_swtch_percpu_total', { cpu: '2' })).toBe(Number(image.readCounter(swtch, 2)));

@@ -15,7 +15,7 @@ describe('entry keys', () => {
     const run = runCollector(kernel, 'counters', 'preset: freebsd-14-amd64\ncounters:\n  - { name: my_forks, symbol: vm_cnt, offset: 216 }\n');
     const keys = run.collector.entries.map((e) => e.key);
     expect(keys).toContain('counters[0]');
-    expect(keys).toContain('freebsd-14-amd64.yml:97 counters[0]');
+    expect(keys.filter((key) => /^freebsd-14-amd64\.yml:\d+ counters\[0\]$/.test(key))).toHaveLength(1);
     expect(run.collector.entries.find((e) => e.key === 'counters[0]')!.source).toBe('vm_cnt+216');
     expect(new Set(keys).size).toBe(keys.length);
   });

@@ -107,7 +107,7 @@ describe('counts by state', () => {
   it('follow the process table from one scrape to the next', async () => {
     kernel = makeKernel({ cpus: [0, 1], processes: [proc(1, 'init', [SSLEEP]), proc(2, 'sh', [SRUN])] });
     const image = kernel.open();
-    const run = openExporter(kernel, ONLY_PROCESSES);
+    const run = await openExporter(kernel, ONLY_PROCESSES);
     const before = await run.scrape();
     image.replaceProcesses([proc(1, 'init', [SSLEEP]), proc(3, 'make', [SSLEEP, SSLEEP]), proc(4, 'cc', [SRUN]), proc(5, 'cc', [SZOMB])]);
     const after = await run.scrape();
@@ -177,7 +177,7 @@ describe('failures', () => {
     kernel = makeKernel({ cpus: [0, 1] });
     const image = kernel.open();
     arm(image);
-    const run = openExporter(kernel, 'collectors: { counters: false, variables: false, dpcpu: false, pcpu: false }\n');
+    const run = await openExporter(kernel, 'collectors: { counters: false, variables: false, vnet: false, dpcpu: false, pcpu: false }\n');
     const scrape = await run.scrape();
     const status = run.exporter.status().collectors.find((c) => c.name === 'processes');
     await run.close();

@@ -19,18 +19,23 @@ function presetPlace(needle: string): string {
   return `${PRESET_14}:${index + 1}:${column}`;
 }
 
-function problems(yaml: string): string[] {
+/** What parseConfig throws for `yaml`; fails the test if it accepts the config or throws anything else. */
+function refusal(yaml: string): ConfigErrors {
   try {
     parseConfig(yaml, 'bad.yml');
   } catch (error) {
-    if (error instanceof ConfigErrors) return error.errors.map((e) => e.message);
+    if (error instanceof ConfigErrors) return error;
     throw error;
   }
   throw new Error('the config was accepted');
 }
 
-const ALL_TOP_KEYS = 'preset, kvm, collectors, layouts, counters, variables, dpcpu, pcpu, processes';
-const COUNTER_KEYS = 'name, help, symbol, address, field, offset, array, per_cpu, type';
+function problems(yaml: string): string[] {
+  return refusal(yaml).errors.map((e) => e.message);
+}
+
+const ALL_TOP_KEYS = 'preset, kvm, collectors, layouts, counters, variables, dpcpu, pcpu, processes, vnets';
+const COUNTER_KEYS = 'name, help, symbol, address, field, offset, array, per_cpu, vnet, type';
 const NAME_RULE = 'letters, digits and underscores, not starting with a digit';
 const OFFSET_RULE = 'expected a whole number of bytes from 0 to 1048576';
 const LAYOUT_S = 'layouts:\n  s: { size: 16, checked: test, fields: { f: 12, g: 0 } }\n';
@@ -71,7 +76,7 @@ const CASES: [string, string, string[]][] = [
     'bad.yml:2:3: kvm.libary: unknown key; allowed keys: library, execfile, corefile, ctf',
   ]],
   ['unknown collector', 'collectors:\n  cpu: true\n', [
-    'bad.yml:2:3: collectors.cpu: unknown key; allowed keys: counters, variables, dpcpu, pcpu, processes, cpus, loadavg',
+    'bad.yml:2:3: collectors.cpu: unknown key; allowed keys: counters, variables, vnet, dpcpu, pcpu, processes, cpus, loadavg',
   ]],
   ['missing counter name', 'counters:\n  - symbol: s\n', [
     `bad.yml:2:5: counters[0].name: required key is missing (expected a metric name: ${NAME_RULE})`,
@@ -161,7 +166,7 @@ const CASES: [string, string, string[]][] = [
     'bad.yml:2:39: counters[0].field: expected <struct>.<field>, such as vmmeter.v_swtch (nested: vnet.vnet_le.le_next), got "v_swtch"',
   ]],
   ['unknown layout', 'preset: freebsd-14-amd64\ncounters:\n  - { name: a, symbol: vm_cnt, field: vmeter.v_swtch }\n', [
-    'bad.yml:3:39: counters[0].field: unknown layout vmeter (known layouts: pcpu, vmmeter)',
+    'bad.yml:3:39: counters[0].field: unknown layout vmeter (known layouts: pcpu, prison, vmmeter, vnet)',
   ]],
   ['field not in its layout', 'preset: freebsd-14-amd64\ncounters:\n  - { name: a, symbol: vm_cnt, field: vmmeter.v_swich }\n', [
     'bad.yml:3:39: counters[0].field: layout vmmeter has no field v_swich (did you mean v_swtch?)',
@@ -235,7 +240,41 @@ const CASES: [string, string, string[]][] = [
     'bad.yml:3:13: counters[1].name: metric kvm_a_percpu_total is also exported by counters[0] (bad.yml:2:5)',
   ]],
   ['name of an exporter metric', 'variables:\n  - { name: up, symbol: s, ctype: int32 }\n', [
-    'bad.yml:2:13: variables[0].name: metric kvm_up is also exported by the exporter itself',
+    "bad.yml:2:13: variables[0].name: metric kvm_up is also exported by the exporter's per-scrape metrics (built in)",
+  ]],
+  ['name of a collector metric the old hand-kept list missed', 'variables:\n  - { name: cpus_present, symbol: s, ctype: int32 }\n', [
+    'bad.yml:2:13: variables[0].name: metric kvm_cpus_present is also exported by the cpus collector (built in)',
+  ]],
+  ['name of a self-metric the old hand-kept list missed', 'variables:\n  - { name: exporter_config_last_reload_success_timestamp_seconds, symbol: s, ctype: int64 }\n', [
+    "bad.yml:2:13: variables[0].name: metric kvm_exporter_config_last_reload_success_timestamp_seconds is also exported by the exporter's self-metrics (built in)",
+  ]],
+  // names promtool's lint rejects
+  ['a gauge ending in _total', 'variables:\n  - { name: pages_total, symbol: s, ctype: int32 }\n', [
+    "bad.yml:2:13: variables[0].name: metric kvm_pages_total is a gauge ending in _total, which Prometheus keeps for counters (promtool: non-counter metrics should not have \"_total\" suffix); drop _total, or declare type: counter if the value only goes up (https://prometheus.io/docs/practices/naming/)",
+  ]],
+  ['a _count suffix', 'dpcpu:\n  - { name: ticks_count, symbol: s, ctype: int32 }\n', [
+    "bad.yml:2:13: dpcpu[0].name: metric kvm_ticks_count ends in _count, which Prometheus keeps for the samples of histograms and summaries (promtool: non-histogram and non-summary metrics should not have \"_count\" suffix); rename it (https://prometheus.io/docs/practices/naming/)",
+  ]],
+  ['a _bucket suffix on a per-CPU gauge of an array element', 'counters:\n  - { name: x, symbol: s, array: [bucket], per_cpu: true, type: gauge }\n', [
+    "bad.yml:2:13: counters[0].name: metric kvm_x_bucket ends in _bucket, which Prometheus keeps for histogram buckets (promtool: non-histogram metrics should not have \"_bucket\" suffix); rename it (https://prometheus.io/docs/practices/naming/)",
+  ]],
+  ['camelCase', 'variables:\n  - { name: freePages, symbol: s, ctype: int32 }\n', [
+    "bad.yml:2:13: variables[0].name: metric kvm_freePages is written in camelCase; Prometheus names are snake_case (promtool: metric names should be written in 'snake_case' not 'camelCase') (https://prometheus.io/docs/practices/naming/)",
+  ]],
+  ['a non-base unit', 'pcpu:\n  - { name: idle_milliseconds, offset: 80, ctype: long }\n', [
+    "bad.yml:2:13: pcpu[0].name: metric kvm_idle_milliseconds uses the unit milliseconds; Prometheus names use base units, so export seconds (with scale:) and name it so (promtool: use base unit \"seconds\" instead of \"milliseconds\") (https://prometheus.io/docs/practices/naming/)",
+  ]],
+  ['an abbreviated unit', 'variables:\n  - { name: uptime_sec, symbol: s, ctype: int32 }\n', [
+    "bad.yml:2:13: variables[0].name: metric kvm_uptime_sec has the word sec, which reads as an abbreviated unit; spell units out, in base units such as seconds and bytes (promtool: metric names should not contain abbreviated units) (https://prometheus.io/docs/practices/naming/)",
+  ]],
+  ['the type in the name', 'counters:\n  - { name: intr_counter, symbol: s }\n', [
+    "bad.yml:2:13: counters[0].name: metric kvm_intr_counter_total names the metric type counter; a name says what is measured and the TYPE line the type (promtool: metric name should not include type 'counter') (https://prometheus.io/docs/practices/naming/)",
+  ]],
+  ['le as an element label', 'pcpu:\n  - { name: t, offset: 80, ctype: long, count: 2, element_label: { name: le, values: [a, b] } }\n', [
+    "bad.yml:2:74: pcpu[0].element_label.name: label le is the label of histogram buckets (promtool: non-histogram metrics should not have \"le\" label); choose another name (https://prometheus.io/docs/practices/naming/)",
+  ]],
+  ['quantile as an element label', 'pcpu:\n  - { name: t, offset: 80, ctype: long, count: 2, element_label: { name: quantile, values: [a, b] } }\n', [
+    "bad.yml:2:74: pcpu[0].element_label.name: label quantile is the label of summary quantiles (promtool: non-summary metrics should not have \"quantile\" label); choose another name (https://prometheus.io/docs/practices/naming/)",
   ]],
   // presets
   ['unknown preset', 'preset: freebsd-12-amd64\n', [
@@ -262,14 +301,10 @@ describe('bad configs', () => {
   });
 
   it('gives every error a file, a line, a column and a key path', () => {
-    try {
-      parseConfig('counters:\n  - { name: a, symbol: s, per_cpu: 1 }\n', 'bad.yml');
-      expect.unreachable();
-    } catch (error) {
-      const [only] = (error as ConfigErrors).errors;
-      expect(only).toBeInstanceOf(ConfigError);
-      expect(only).toMatchObject({ file: 'bad.yml', line: 2, column: 36, key: 'counters[0].per_cpu', code: 'CONFIG' });
-      expect(only!.problem).toBe('expected true or false, got 1');
-    }
+    const { errors } = refusal('counters:\n  - { name: a, symbol: s, per_cpu: 1 }\n');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ConfigError);
+    expect(errors[0]).toMatchObject({ file: 'bad.yml', line: 2, column: 36, key: 'counters[0].per_cpu', code: 'CONFIG' });
+    expect(errors[0]!.problem).toBe('expected true or false, got 1');
   });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { MAX_CONFIG_BYTES } from '../../src/config/source.js';
+import { MAX_CONFIG_BYTES } from '../../src/config/yaml-file.js';
 import { ConfigErrors } from '../../src/errors.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'kvm-config-'));
@@ -78,6 +78,7 @@ describe('defaults and paths', () => {
         byUser: { enabled: false, maxSeries: 100 },
         byCommand: { enabled: false, maxSeries: 100 },
       },
+      vnets: { max: 1000, maxSeries: 100 },
     });
   });
 
@@ -121,7 +122,7 @@ describe('normalised entries', () => {
       'variables:',
       '  - { name: v, symbol: s, field: s.b, ctype: uint16, scale: 4096 }',
       'dpcpu:',
-      '  - { name: d, symbol: nws, offset: 4, ctype: ulong, type: counter }',
+      '  - { name: dp, symbol: nws, offset: 4, ctype: ulong, type: counter }',
       'pcpu:',
       '  - { name: p, field: pcpu.pc_x, ctype: int32 }',
       '  - { name: q, offset: 8, ctype: pointer, count: 2, element_label: { name: which, values: [a, b] } }',
@@ -131,32 +132,66 @@ describe('normalised entries', () => {
   const origin = (line: number, key: string) => ({ file: join(process.cwd(), 'entries.yml'), line, column: 5, key });
   const fromLayout = (name: string) => ({ from: `config layout ${name} (entries.yml)` });
 
+  /** An entry without the names decided for it (checked on their own below). */
+  const bare = <E extends object>(entry: E) => {
+    const { sourceText: _text, family: _family, handles: _handles, ...rest } = entry as E & Record<'sourceText' | 'family' | 'handles', unknown>;
+    return rest;
+  };
+
   it('normalises counters of every source kind', () => {
-    expect(config.counters).toEqual([
-      { origin: origin(5, 'counters[0]'), name: 'plain', help: '', source: { kind: 'symbol', symbol: 'c', offset: 0 }, perCpu: false, type: 'counter' },
-      { origin: origin(6, 'counters[1]'), name: 'offs', help: 'At 24', source: { kind: 'symbol', symbol: 'c', offset: 24 }, perCpu: true, type: 'counter' },
-      { origin: origin(7, 'counters[2]'), name: 'fld', help: '', source: { kind: 'symbol', symbol: 's', offset: 16, field: 's.a', offsetOrigin: fromLayout('s') }, perCpu: false, type: 'gauge' },
-      { origin: origin(8, 'counters[3]'), name: 'arr', help: '', source: { kind: 'array', symbol: 's', offset: 8, elements: ['x', 'y'] }, perCpu: false, type: 'counter' },
-      { origin: origin(9, 'counters[4]'), name: 'raw', help: '', source: { kind: 'address', handle: 0x1a8n }, perCpu: false, type: 'untyped' },
+    expect(config.counters.map(bare)).toEqual([
+      { origin: origin(5, 'counters[0]'), name: 'plain', help: '', source: { kind: 'symbol', symbol: 'c', offset: 0 }, perCpu: false, vnet: false, type: 'counter' },
+      { origin: origin(6, 'counters[1]'), name: 'offs', help: 'At 24', source: { kind: 'symbol', symbol: 'c', offset: 24 }, perCpu: true, vnet: false, type: 'counter' },
+      { origin: origin(7, 'counters[2]'), name: 'fld', help: '', source: { kind: 'symbol', symbol: 's', offset: 16, field: 's.a', offsetOrigin: fromLayout('s') }, perCpu: false, vnet: false, type: 'gauge' },
+      { origin: origin(8, 'counters[3]'), name: 'arr', help: '', source: { kind: 'array', symbol: 's', offset: 8, elements: ['x', 'y'] }, perCpu: false, vnet: false, type: 'counter' },
+      { origin: origin(9, 'counters[4]'), name: 'raw', help: '', source: { kind: 'address', handle: 0x1a8n }, perCpu: false, vnet: false, type: 'untyped' },
     ]);
   });
 
   it('normalises variables and dpcpu entries', () => {
-    expect(config.variables).toEqual([
-      { origin: origin(11, 'variables[0]'), name: 'v', help: '', symbol: 's', offset: 40, field: 's.b', offsetOrigin: fromLayout('s'), ctype: 'uint16', scale: 4096, type: 'gauge' },
+    expect(config.variables.map(bare)).toEqual([
+      { origin: origin(11, 'variables[0]'), name: 'v', help: '', symbol: 's', offset: 40, field: 's.b', offsetOrigin: fromLayout('s'), ctype: 'uint16', scale: 4096, vnet: false, type: 'gauge' },
     ]);
-    expect(config.dpcpu).toEqual([
-      { origin: origin(13, 'dpcpu[0]'), name: 'd', help: '', symbol: 'nws', offset: 4, ctype: 'ulong', scale: 1, type: 'counter' },
+    expect(config.dpcpu.map(bare)).toEqual([
+      { origin: origin(13, 'dpcpu[0]'), name: 'dp', help: '', symbol: 'nws', offset: 4, ctype: 'ulong', scale: 1, type: 'counter' },
     ]);
   });
 
   it('normalises pcpu entries with and without element labels', () => {
-    expect(config.pcpu).toEqual([
+    expect(config.pcpu.map(bare)).toEqual([
       { origin: origin(15, 'pcpu[0]'), name: 'p', help: '', offset: 100, field: 'pcpu.pc_x', offsetOrigin: fromLayout('pcpu'), ctype: 'int32', count: 1, scale: 1, type: 'gauge' },
       {
         origin: origin(16, 'pcpu[1]'), name: 'q', help: '', offset: 8, ctype: 'pointer', count: 2,
         elementLabel: { name: 'which', values: ['a', 'b'] }, scale: 1, type: 'gauge',
       },
+    ]);
+  });
+
+  it('decides each family an entry produces once: name, HELP (with the entry\'s help first) and labels', () => {
+    const [plain, offs, fld, arr, raw] = config.counters;
+    expect(plain!.sourceText).toBe('c');
+    expect(plain!.handles).toEqual([
+      { sourceText: 'c', sum: { name: 'kvm_plain_total', help: 'counter(9) c, sum over CPUs', type: 'counter', labelNames: [] } },
+    ]);
+    expect(offs!.handles).toEqual([{
+      sourceText: 'c+24',
+      sum: { name: 'kvm_offs_total', help: 'At 24. counter(9) c+24, sum over CPUs', type: 'counter', labelNames: [] },
+      percpu: { name: 'kvm_offs_percpu_total', help: 'At 24. counter(9) c+24, per CPU', type: 'counter', labelNames: ['cpu'] },
+    }]);
+    expect(fld!.handles.map((h) => [h.sourceText, h.sum.name])).toEqual([['s.a', 'kvm_fld']]);
+    expect(arr!.sourceText).toBe('s+8');
+    expect(arr!.handles.map((h) => [h.element, h.sourceText, h.sum.name])).toEqual([
+      ['x', 's[0] (x)', 'kvm_arr_x_total'],
+      ['y', 's[1] (y)', 'kvm_arr_y_total'],
+    ]);
+    expect(raw!.handles.map((h) => [h.sourceText, h.sum.name, h.sum.type])).toEqual([['handle 0x1a8', 'kvm_raw', 'untyped']]);
+    expect(config.variables[0]!.sourceText).toBe('s.b');
+    expect(config.variables[0]!.family).toEqual({ name: 'kvm_v', help: 'Kernel variable s.b (uint16)', type: 'gauge', labelNames: [] });
+    expect(config.dpcpu[0]!.sourceText).toBe('DPCPU nws+4');
+    expect(config.dpcpu[0]!.family).toEqual({ name: 'kvm_dp_total', help: 'DPCPU nws+4 (ulong), per CPU', type: 'counter', labelNames: ['cpu'] });
+    expect(config.pcpu.map((e) => [e.sourceText, e.family])).toEqual([
+      ['struct pcpu.pc_x', { name: 'kvm_p', help: 'struct pcpu.pc_x (int32), per CPU', type: 'gauge', labelNames: ['cpu'] }],
+      ['struct pcpu+8', { name: 'kvm_q', help: 'struct pcpu+8 (pointer), per CPU', type: 'gauge', labelNames: ['cpu', 'which'] }],
     ]);
   });
 });

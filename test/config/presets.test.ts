@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { counterMetricNames, plainMetricName } from '../../src/config/names.js';
+import { entryFamilies } from '../../src/config/names.js';
 import { defaultPresetsDir, knownPresets } from '../../src/config/presets.js';
 import type { Config, CounterEntry } from '../../src/config/types.js';
 
@@ -47,8 +47,7 @@ function counter(config: Config, name: string): CounterEntry {
 
 function allMetricNames(config: Config): string[] {
   return [
-    ...config.counters.flatMap((entry) => counterMetricNames(entry)),
-    ...[...config.variables, ...config.dpcpu, ...config.pcpu].map((entry) => plainMetricName(entry)),
+    ...[...config.counters, ...config.variables, ...config.dpcpu, ...config.pcpu].flatMap((entry) => entryFamilies(entry).map((f) => f.name)),
   ];
 }
 
@@ -171,7 +170,7 @@ describe('config/demo.yml', () => {
     expect(counter(config, 'object_collapses').source).toEqual({ kind: 'symbol', symbol: 'object_collapses', offset: 0 });
     expect(config.variables.map((entry) => entry.name)).toEqual(['hz', 'stathz', 'ticks', 'nprocs']);
     expect(config.dpcpu).toEqual([expect.objectContaining({ name: 'pcputicks', symbol: 'pcputicks', ctype: 'int32', type: 'counter', offset: 0 })]);
-    expect(config.counters).toHaveLength(36 + 2 + 3);
+    expect(config.counters).toHaveLength(36 + 2 + 3 + 3);
   });
 
   it('enables all three process breakdowns', () => {

@@ -9,7 +9,8 @@
  * per-CPU series carry exactly the present CPU ids and add up to the summed
  * series, every dashboard panel (grafana/queries.ts) shows data for every
  * host, every recording rule yields series and every alert evaluates
- * cleanly and stays quiet on healthy hosts.
+ * cleanly and stays quiet on healthy hosts (the two alerts that need a day
+ * of history only trivially: see that test).
  *
  * Needs prometheus and promtool on PATH (`apt-get install prometheus`);
  * without them the test fails, it never skips.
@@ -137,7 +138,7 @@ describe('kvm_exporter scraped by a real Prometheus', () => {
     const failing = collectors.filter((sample) => Number(sample.value[1]) !== 1).map((sample) => `${sample.metric.instance} ${sample.metric.collector}`);
     expect(failing, 'collectors that failed at least once in the last 15 s').toEqual([]);
     const names = [...new Set(collectors.map((sample) => sample.metric.collector))].sort();
-    expect(names).toEqual(['counters', 'cpus', 'dpcpu', 'loadavg', 'pcpu', 'processes', 'variables']);
+    expect(names).toEqual(['counters', 'cpus', 'dpcpu', 'loadavg', 'pcpu', 'processes', 'variables', 'vnet']);
     expect(collectors.length).toBe(names.length * world.hosts.length);
     const kernelUp = await valuesByInstance(`min_over_time(kvm_up{job="${JOB}"}[15s])`, time);
     expect(Object.fromEntries(kernelUp)).toEqual(Object.fromEntries(world.hosts.map((host) => [host.instance, 1])));
@@ -280,7 +281,23 @@ describe('kvm_exporter scraped by a real Prometheus', () => {
     expect(problems).toEqual([]);
   });
 
+  /**
+   * What this shows: Prometheus loads every shipped alert and evaluates it
+   * without error on the exporter's real series, and an alert whose
+   * condition held would be pending (each has a `for:` of 5 minutes or
+   * more), so "inactive" means its condition is false on these hosts now.
+   * What it cannot show: KvmContextSwitchRateHigh and KvmInterruptRateHigh
+   * compare the rate with the day before (`offset 1d`, a day-long average),
+   * which a run of minutes never has, so here they are inactive whatever
+   * the rates; config/prometheus/tests/baselines.test.yml shows them firing,
+   * staying quiet through a daily cycle and resolving. Nor does any alert
+   * get to fire within the run.
+   */
   it('every shipped alert is loaded, evaluates without error and stays inactive on healthy hosts', async () => {
+    // The premise of the two day-baseline alerts is absent here, as said above.
+    for (const recorded of ['instance:kvm_vm_swtch:rate5m', 'instance:kvm_vm_intr:rate5m']) {
+      expect(await api.query(`${recorded}{job="${JOB}"} offset 1d`, evaluationTime()), `${recorded} a day back`).toEqual([]);
+    }
     const alerts = (await api.ruleGroups()).flatMap((group) => group.rules).filter((rule) => rule.type === 'alerting');
     expect(alerts.map((rule) => rule.name).sort()).toEqual(shippedRuleNames('alert').sort());
     const states = alerts.map((rule) => ({ alert: rule.name, health: rule.health, lastError: rule.lastError ?? '', state: rule.state }));

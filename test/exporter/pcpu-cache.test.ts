@@ -34,10 +34,10 @@ function kernel(spec: FreeBsdKernelSpec): TestKernel {
 /** An exporter on `first`, scraped (which fills libkvm's cache), then one on `second` without a reset. */
 async function secondAfterFirst(first: FreeBsdKernelSpec, second: FreeBsdKernelSpec): Promise<ExporterUnderTest> {
   forgetPcpuCache();
-  const a = openExporter(kernel(first), BODY, { keepPcpuCache: true });
+  const a = await openExporter(kernel(first), BODY, { keepPcpuCache: true });
   exporters.push(a);
   expect(valueOf(await a.scrape(), 'kvm_up')).toBe(1);
-  const b = openExporter(kernel(second), BODY, { keepPcpuCache: true });
+  const b = await openExporter(kernel(second), BODY, { keepPcpuCache: true });
   exporters.push(b);
   return b;
 }

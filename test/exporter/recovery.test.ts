@@ -35,8 +35,8 @@ afterAll(() => {
   kernel.remove();
 });
 
-function start(body = BODY): ExporterUnderTest {
-  const run = openExporter(kernel, body, { backoff: BACKOFF, enabled: ['counters', 'cpus'] });
+async function start(body = BODY): Promise<ExporterUnderTest> {
+  const run = await openExporter(kernel, body, { backoff: BACKOFF, enabled: ['counters', 'cpus'] });
   running.push(run);
   return run;
 }
@@ -56,7 +56,7 @@ describe('a kernel that cannot be opened at start', () => {
   it('is retried after the backoff, not before, and read right once it opens', async () => {
     image.setOpenErrno(EACCES);
     simControl().resetCallCounts();
-    const run = start();
+    const run = await start();
     expect(opens()).toBe(1);
     image.setOpenErrno(0);
     const early = await run.scrape();
@@ -74,7 +74,7 @@ describe('a kernel that cannot be opened at start', () => {
   it('waits twice as long after a retry fails again', async () => {
     image.setOpenErrno(EACCES);
     simControl().resetCallCounts();
-    const run = start();
+    const run = await start();
     await sleep(BACKOFF.initialMs + 50);
     expect(valueOf(await run.scrape(), 'kvm_up')).toBe(0);
     expect(opens(), 'the first retry').toBe(2);
@@ -90,7 +90,7 @@ describe('a kernel that cannot be opened at start', () => {
 
 describe('a handle that breaks while serving', () => {
   it('goes to kvm_up 0, is closed and reopened after the backoff, and reads right again', async () => {
-    const run = start();
+    const run = await start();
     expectReadRight(await run.scrape());
     const table = symbolAddress(kernel.manifest, 'cpuid_to_pcpu');
     image.setEfault(table, table + 8n);
@@ -109,7 +109,7 @@ describe('a handle that breaks while serving', () => {
 
 describe('reload()', () => {
   it('swaps in the new config and collectors after the queued scrapes, on a new handle', async () => {
-    const run = start();
+    const run = await start();
     const queued = run.scrape();
     const next = kernelConfig(kernel, 'variables:\n  - { name: hz, symbol: hz, ctype: int32 }\n', 'next.yml');
     simControl().resetCallCounts();
@@ -127,7 +127,7 @@ describe('reload()', () => {
   });
 
   it('forgets the old outcomes: a collector failing before the reload has no error after it', async () => {
-    const run = start();
+    const run = await start();
     const pc = image.pcpuAddress(0);
     image.setEfault(pc + 60n, pc + 64n);
     await run.scrape();

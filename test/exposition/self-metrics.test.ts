@@ -1,8 +1,9 @@
-import { Histogram, Summary } from 'prom-client';
+import { Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { PROCESS_METRICS, SELF_METRICS } from '../../src/exposition/builtin-metrics.js';
 import type { MetricFamily } from '../../src/exposition/family.js';
 import { renderFamilies } from '../../src/exposition/render.js';
-import { SelfMetrics } from '../../src/exposition/self-metrics.js';
+import { SelfMetrics, toFamily } from '../../src/exposition/self-metrics.js';
 
 function find(families: MetricFamily[], name: string): MetricFamily {
   const family = families.find((f) => f.name === name);
@@ -60,13 +61,22 @@ describe('SelfMetrics', () => {
     expect(text).toMatch(/\nprocess_cpu_seconds_total [0-9.e-]+\n/);
   });
 
+  it('emits exactly the families builtin-metrics.ts declares (this is Linux: every process metric exists)', async () => {
+    const self = new SelfMetrics({ version: 'v', revision: 'r' });
+    new Gauge({ name: 'kvm_undeclared', help: 'not declared', registers: [self.registry] }).set(1);
+    const families = await self.families();
+    const declared = [...Object.values(SELF_METRICS), ...PROCESS_METRICS];
+    expect(families.map((f) => f.name).sort()).toEqual(declared.map((f) => f.name).sort());
+    for (const { name, type } of declared) expect(find(families, name).type).toBe(type);
+  });
+
   it('converts histograms and summaries into sample names and le/quantile extra labels', async () => {
-    const self = new SelfMetrics({ version: 'v', revision: 'r' }, { defaultMetrics: false });
-    const histogram = new Histogram({ name: 'kvm_test_seconds', help: 'h', labelNames: ['kind'], buckets: [0.5, 2], registers: [self.registry] });
+    const registry = new Registry();
+    const histogram = new Histogram({ name: 'kvm_test_seconds', help: 'h', labelNames: ['kind'], buckets: [0.5, 2], registers: [registry] });
     histogram.observe({ kind: 'minor' }, 1);
-    const summary = new Summary({ name: 'kvm_test_size', help: 's', percentiles: [0.5], registers: [self.registry] });
+    const summary = new Summary({ name: 'kvm_test_size', help: 's', percentiles: [0.5], registers: [registry] });
     summary.observe(4);
-    const text = renderFamilies(await self.families(), 'text-0.0.4');
+    const text = renderFamilies((await registry.getMetricsAsJSON()).map((metric) => toFamily(metric as never)), 'text-0.0.4');
     expect(text).toContain(
       [
         '# HELP kvm_test_seconds h',

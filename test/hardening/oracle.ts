@@ -13,6 +13,7 @@
  */
 import type { CType, Config, CounterEntry, MetricKind } from '../../src/config/types.js';
 import type { KernelImage } from '../../sim/image/image.js';
+import { JailTable } from '../../sim/image/jails.js';
 import type { KinfoProcess } from '../../sim/image/kinfo.js';
 import { symbolAddress, type KernelManifest } from '../../sim/image/manifest.js';
 import type { ParsedScrape, Sample } from '../support/parse.js';
@@ -71,7 +72,7 @@ export function imageTruth(image: KernelImage, manifest: KernelManifest, config:
   }
   const procs = image.readProcesses().filter((p) => p.threads[0]!.stat !== SIDL);
   processTruth(procs, add);
-  breakdownTruth(config, procs, add);
+  breakdownTruth(config, procs, add, jailNamesOf(image, manifest));
   const averunnable = symbolAddress(manifest, 'averunnable');
   const fscale = Number(image.readU64(averunnable + 16n));
   [1, 5, 15].forEach((minutes, i) => add(`kvm_load${minutes}`, {}, image.readU32(averunnable + BigInt(4 * i)) / fscale));
@@ -89,20 +90,61 @@ function metric(stem: string, type: MetricKind): string {
   return `kvm_${stem}${type === 'counter' ? '_total' : ''}`;
 }
 
+/**
+ * The network stacks a vnet: true entry is read in, as the image's own lists hold them:
+ * the host's (jid "0", "host") and each jail's own, by jid; a kernel without VIMAGE has the host's only.
+ */
+function stacksOf(image: KernelImage, manifest: KernelManifest): { labels: Record<string, string>; dataBase: bigint }[] {
+  if (manifest.jails === undefined) return [{ labels: { jid: '0', jail: 'host' }, dataBase: 0n }];
+  const vnets = new JailTable(image, manifest).vnets();
+  return vnets
+    .map((v) => ({ labels: { jid: String(v.jail?.jid ?? 0), jail: v.jail?.name ?? 'host' }, dataBase: v.dataBase }))
+    .sort((a, b) => Number(a.labels.jid) - Number(b.labels.jid));
+}
+
+/** jid -> pr_name as allprison holds it, the host "host", and the cap's bucket "other" (labelled jid="other", jail="other"). */
+function jailNamesOf(image: KernelImage, manifest: KernelManifest): Map<string, string> {
+  const names = new Map([['0', 'host'], ['other', 'other']]);
+  if (manifest.jails !== undefined) for (const j of new JailTable(image, manifest).jails()) names.set(String(j.jid), j.name);
+  return names;
+}
+
 function counterTruth(image: KernelImage, manifest: KernelManifest, entry: CounterEntry, present: readonly number[], add: Add): void {
+  if (!entry.vnet) {
+    stackCounterTruth(image, entry, present, add, {}, (element) => handleOf(image, manifest, entry, element));
+    return;
+  }
+  const source = entry.source;
+  if (source.kind === 'address') return;
+  const raw = manifest.symbols[`vnet_entry_${source.symbol}`] ?? manifest.symbols[source.symbol];
+  if (raw === undefined) return;
+  for (const stack of stacksOf(image, manifest)) {
+    const at = BigInt.asUintN(64, stack.dataBase + BigInt(raw.address) + BigInt(source.offset));
+    stackCounterTruth(image, entry, present, add, stack.labels, (element) => image.readU64(at + BigInt(8 * element)));
+  }
+}
+
+function stackCounterTruth(
+  image: KernelImage,
+  entry: CounterEntry,
+  present: readonly number[],
+  add: Add,
+  labels: Record<string, string>,
+  handleAt: (element: number) => bigint | undefined,
+): void {
   const signed = entry.type !== 'counter';
   const stems = entry.source.kind === 'array' ? entry.source.elements.map((e) => `${entry.name}_${e}`) : [entry.name];
   stems.forEach((stem, element) => {
-    const handle = handleOf(image, manifest, entry, element);
+    const handle = handleAt(element);
     if (handle === undefined) return;
     const copies = present.map((cpu) => {
       const raw = image.readCounter(handle, cpu);
       return signed ? BigInt.asIntN(64, raw) : raw;
     });
     const sum = copies.reduce((a, b) => a + b, 0n);
-    add(metric(stem, entry.type), {}, Number(signed ? sum : BigInt.asUintN(64, sum)));
+    add(metric(stem, entry.type), labels, Number(signed ? sum : BigInt.asUintN(64, sum)));
     if (!entry.perCpu) return;
-    present.forEach((cpu, i) => add(metric(`${stem}_percpu`, entry.type), { cpu: String(cpu) }, Number(copies[i]!)));
+    present.forEach((cpu, i) => add(metric(`${stem}_percpu`, entry.type), { ...labels, cpu: String(cpu) }, Number(copies[i]!)));
   });
 }
 
@@ -139,7 +181,7 @@ function processTruth(procs: readonly KinfoProcess[], add: Add): void {
 }
 
 /** The opt-in breakdowns: past max_series keys, the largest max_series - 1 stay and the rest sum as "other". */
-function breakdownTruth(config: Config, procs: readonly KinfoProcess[], add: Add): void {
+function breakdownTruth(config: Config, procs: readonly KinfoProcess[], add: Add, jailNames: ReadonlyMap<string, string>): void {
   const { byJail, byUser, byCommand } = config.processes;
   const breakdowns = [
     { on: byJail, name: 'kvm_processes_by_jail', label: 'jid', key: (p: KinfoProcess) => String(p.jid) },
@@ -156,7 +198,7 @@ function breakdownTruth(config: Config, procs: readonly KinfoProcess[], add: Add
       const rest = entries.slice(on.maxSeries - 1).reduce((n, [, c]) => n + c, 0);
       entries = [...entries.slice(0, on.maxSeries - 1), ['other', rest]];
     }
-    for (const [value, count] of entries) add(name, { [label]: value }, count);
+    for (const [value, count] of entries) add(name, { [label]: value, ...(name === 'kvm_processes_by_jail' ? { jail: jailNames.get(value) ?? '' } : {}) }, count);
   }
 }
 

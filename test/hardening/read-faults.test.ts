@@ -16,7 +16,7 @@ import { makeKernel, type TestKernel } from '../support/sim.js';
 import { compareWithImage, imageTruth, keysOf, type Comparison } from './oracle.js';
 import { FULL_CONFIG, serveKernel, simControl, sleep, successOf, upOf, until, type Served } from './served.js';
 
-const ALL_OK = { cpus: 1, counters: 1, variables: 1, dpcpu: 1, pcpu: 1, processes: 1, loadavg: 1 };
+const ALL_OK = { cpus: 1, counters: 1, variables: 1, vnet: 1, dpcpu: 1, pcpu: 1, processes: 1, loadavg: 1 };
 
 let kernel: TestKernel;
 let image: KernelImage;
@@ -61,13 +61,13 @@ function samePageSeries(handle: bigint): string[] {
 
 describe('a read of one counter copy fails', () => {
   const cases = [
-    { fault: 'EFAULT', counter: 'vm_cnt.v_swtch', metric: 'vm_swtch', path: 'per-CPU span', err: /counters\[0\]: kvm_read_zpcpu of 40 bytes at 0x[0-9a-f]+ on CPU 2 failed: kvm_read: Bad address/ },
-    { fault: 'short read', counter: 'vm_cnt.v_trap', metric: 'vm_trap', path: 'per-CPU span', err: /counters\[1\]: kvm_read_zpcpu of 40 bytes at 0x[0-9a-f]+ on CPU 2 returned 8 of 40 bytes: short read/ },
-    { fault: 'EFAULT', counter: 'vm_cnt.v_vm_faults', metric: 'vm_vm_faults', path: 'kvm_counter_u64_fetch', err: /counters\[5\]: kvm_read_zpcpu of 8 bytes at 0x[0-9a-f]+ on CPU 2 failed: kvm_read: Bad address/ },
-    { fault: 'short read', counter: 'vm_cnt.v_zfod', metric: 'vm_zfod', path: 'kvm_counter_u64_fetch', err: /counters\[9\]: kvm_read_zpcpu of 8 bytes at 0x[0-9a-f]+ on CPU 2 returned 0 of 8 bytes: short read/ },
+    { fault: 'EFAULT', counter: 'vm_cnt.v_swtch', metric: 'vm_swtch', perCpu: true, path: 'per-CPU span', err: /counters\[0\]: kvm_read_zpcpu of 40 bytes at 0x[0-9a-f]+ on CPU 2 failed: kvm_read: Bad address/ },
+    { fault: 'short read', counter: 'vm_cnt.v_trap', metric: 'vm_trap', perCpu: true, path: 'per-CPU span', err: /counters\[1\]: kvm_read_zpcpu of 40 bytes at 0x[0-9a-f]+ on CPU 2 returned 8 of 40 bytes: short read/ },
+    { fault: 'EFAULT', counter: 'vm_cnt.v_vm_faults', metric: 'vm_vm_faults', perCpu: false, path: 'kvm_counter_u64_fetch', err: /counters\[5\]: kvm_read_zpcpu of 8 bytes at 0x[0-9a-f]+ on CPU 2 failed: kvm_read: Bad address/ },
+    { fault: 'short read', counter: 'vm_cnt.v_zfod', metric: 'vm_zfod', perCpu: false, path: 'kvm_counter_u64_fetch', err: /counters\[9\]: kvm_read_zpcpu of 8 bytes at 0x[0-9a-f]+ on CPU 2 returned 0 of 8 bytes: short read/ },
   ] as const;
 
-  it.each(cases)('$fault on CPU 2 of $counter ($path): its series are left out, the rest is exact, one log line each way', async ({ fault, counter, metric, err }) => {
+  it.each(cases)('$fault on CPU 2 of $counter ($path): its series are left out, the rest is exact, one log line each way', async ({ fault, counter, metric, perCpu, err }) => {
     await start();
     const healthy = await scrapeAndCompare();
     expect(healthy.cmp).toEqual({ wrong: [], absent: [], published: healthy.cmp.published });
@@ -77,7 +77,10 @@ describe('a read of one counter copy fails', () => {
     else image.setShortRead(at, at + 8n);
     const mark = served.log.mark;
     const mine = keysOf(truthNow(), [`kvm_${metric}_total`, `kvm_${metric}_percpu_total`]);
+    // The summed series, and one per CPU where the entry has them: never an empty list that any scrape contains.
+    expect(mine).toHaveLength(perCpu ? 5 : 1);
     const collateral = new Set(samePageSeries(handle));
+    expect([...mine].filter((key) => !collateral.has(key))).toEqual([]);
     for (let i = 0; i < 3; i++) {
       const { success, up, cmp } = await scrapeAndCompare();
       expect(up).toBe(1);
@@ -139,7 +142,7 @@ describe('cpuid_to_pcpu cannot be read', () => {
     while (Date.now() - started < 1_600) {
       const { success, up, cmp } = await scrapeAndCompare();
       expect(up).toBe(0);
-      expect(Object.values(success)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+      expect(Object.values(success)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
       expect(cmp.published).toBe(0);
       await sleep(25);
     }
@@ -158,7 +161,7 @@ describe('cpuid_to_pcpu cannot be read', () => {
       ['cannot read the kernel through libkvm', 'kvm_getmaxcpu(kd) failed: cannot read cpuid_to_pcpu array'],
     ]);
     expect(served.log.lines.slice(mark).filter((l) => l.level === 'debug' && l.msg.endsWith('(unchanged)'))).toHaveLength(reopens - 1);
-    expect(served.log.find('error', 'collector failed', {}, mark)).toHaveLength(7);
+    expect(served.log.find('error', 'collector failed', {}, mark)).toHaveLength(8);
 
     image.clearFaults();
     await until('kvm_up 1', async () => (await scrapeAndCompare()).up === 1, 2_000);
@@ -167,7 +170,7 @@ describe('cpuid_to_pcpu cannot be read', () => {
     expect(after.cmp.wrong).toEqual([]);
     expect(after.cmp.absent).toEqual([]);
     expect(served.log.find('info', 'kernel readable again', {}, mark)).toHaveLength(1);
-    expect(served.log.find('info', 'collector recovered', {}, mark)).toHaveLength(7);
+    expect(served.log.find('info', 'collector recovered', {}, mark)).toHaveLength(8);
   });
 });
 
@@ -250,12 +253,15 @@ describe('kvm_getprocs refuses its records', () => {
     await start();
     arm(image);
     const mark = served.log.mark;
+    const lost = keysOf(truthNow(), ['kvm_processes', 'kvm_threads']);
+    // Both families, one series per process state each: the list the scrape must lack is not empty.
+    expect(new Set(lost.map((key) => key.slice(0, key.indexOf('{'))))).toEqual(new Set(['kvm_processes', 'kvm_threads']));
     for (let i = 0; i < 3; i++) {
       const { success, up, cmp } = await scrapeAndCompare();
       expect(up).toBe(1);
       expect(success).toEqual({ ...ALL_OK, processes: 0 });
       expect(cmp.wrong).toEqual([]);
-      expect(cmp.absent).toEqual(keysOf(truthNow(), ['kvm_processes', 'kvm_threads']));
+      expect(cmp.absent).toEqual(lost);
     }
     expect(served.log.find('error', 'collector failed', { collector: 'processes' }, mark).map((l) => l.err)).toEqual([err]);
     image.clearFaults();

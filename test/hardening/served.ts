@@ -14,7 +14,7 @@ import { enabledCollectors } from '../../src/cli/flags.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter/exporter.js';
-import type { Backoff } from '../../src/exporter/kernel.js';
+import type { Backoff } from '../../src/exporter/kernel-connection.js';
 import { SelfMetrics } from '../../src/exposition/self-metrics.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
@@ -112,6 +112,7 @@ export async function serveKernel(kernel: TestKernel, body = '', options: ServeO
     selfMetrics: () => selfMetrics.families(),
     ...(options.backoff && { backoff: options.backoff }),
   });
+  await exporter.opened();
   const server = await startServer({
     source: exporter,
     telemetryPath: '/metrics',

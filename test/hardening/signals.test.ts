@@ -1,8 +1,10 @@
 /**
  * The built CLI under signals, as rc.d drives it: SIGHUP reloads the config
- * (a new entry appears; an invalid file is refused with its errors in the
- * log, kvm_exporter_config_last_reload_successful 0, the old config keeps
- * serving), and SIGTERM (from rc.d or a service manager) and SIGINT
+ * (a new entry appears; an invalid file, or one whose libkvm cannot be
+ * loaded, is refused with its errors in the log,
+ * kvm_exporter_config_last_reload_successful 0, the old config keeps
+ * serving; reloads apply in signal order, so the metric tells the last one
+ * attempted), and SIGTERM (from rc.d or a service manager) and SIGINT
  * (Ctrl-C) each let an in-flight scrape finish, close the kernel handle and
  * exit 0 within 5 seconds.
  */
@@ -10,10 +12,10 @@ import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KernelImage } from '../../sim/image/image.js';
 import { parseExposition, valueOf } from '../support/parse.js';
-import { makeKernel, type TestKernel } from '../support/sim.js';
+import { SIM_LIBRARY, makeKernel, type TestKernel } from '../support/sim.js';
 import { startCli, type CliServer } from './cli-process.js';
 import { compareWithImage, imageTruth } from './oracle.js';
-import { FULL_CONFIG, httpGet, successOf } from './served.js';
+import { FULL_CONFIG, httpGet, sleep, successOf } from './served.js';
 import { loadConfig } from '../../src/config/load.js';
 
 let kernel: TestKernel | undefined;
@@ -100,4 +102,54 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('%s', (signal) => {
     expect(sequence).toEqual(['shutting down', 'kernel handle closed', 'stopped']);
     expect(cli.other).toEqual([]);
   });
+});
+
+describe('two SIGHUPs, a valid config then an invalid one', () => {
+  it('end with reload_successful 0 even when the valid reload waits for a scrape in flight', async () => {
+    kernel = makeKernel({ cpus: [0, 1, 2, 3] });
+    image = kernel.open();
+    const file = kernel.writeConfig(FULL_CONFIG);
+    cli = await startCli([`--config.file=${file}`]);
+    // A scrape of about a second in flight: the valid reload queues behind it.
+    image.setReadDelayUs(3_000);
+    const inFlight = httpGet(cli.url, '/metrics');
+    await sleep(200);
+    const mark = cli.log.length;
+    kernel.writeConfig(FULL_CONFIG.replace('variables:\n', 'variables:\n  - { name: cpus_max_variable, symbol: mp_maxcpus, ctype: int32 }\n'));
+    cli.child.kill('SIGHUP');
+    await sleep(100);
+    writeFileSync(file, `${FULL_CONFIG}  - { name: 9bad, symbol: hz, ctype: int33 }\n`);
+    cli.child.kill('SIGHUP');
+    await cli.waitFor('config reloaded', mark);
+    await cli.waitFor('config reload failed; keeping the running config', mark);
+    await inFlight;
+    image.setReadDelayUs(0);
+    const order = cli.log.slice(mark).map((l) => l.msg).filter((m) => m.startsWith('config reload'));
+    expect(order).toEqual(['config reloaded', 'config reload failed; keeping the running config']);
+    const after = await scrape(cli.url);
+    expect(valueOf(after, 'kvm_exporter_config_last_reload_successful')).toBe(0);
+    // The valid reload was applied; the invalid one was not.
+    expect(valueOf(after, 'kvm_cpus_max_variable')).toBe(256);
+  }, 30_000);
+});
+
+describe('a reload to a libkvm that cannot be loaded', () => {
+  it('is refused: reload_successful 0, and the running config keeps serving the kernel', async () => {
+    kernel = makeKernel({ cpus: [0, 1, 2, 3] });
+    image = kernel.open();
+    const file = kernel.writeConfig(FULL_CONFIG);
+    cli = await startCli([`--config.file=${file}`]);
+    const missing = `${kernel.dir}/no-such-libkvm.so.7`;
+    const mark = cli.log.length;
+    writeFileSync(file, `kvm:\n  library: ${JSON.stringify(missing)}\n  corefile: ${JSON.stringify(kernel.image)}\n${FULL_CONFIG}`);
+    cli.child.kill('SIGHUP');
+    const refused = await cli.waitFor('config reload failed; keeping the running config', mark);
+    expect(refused.level).toBe('error');
+    expect(String(refused.err)).toContain(`cannot use libkvm at ${missing}`);
+    const after = await scrape(cli.url);
+    expect(valueOf(after, 'kvm_exporter_config_last_reload_successful')).toBe(0);
+    expect(valueOf(after, 'kvm_up')).toBe(1);
+    expect(Object.values(successOf(after))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(SIM_LIBRARY).not.toBe(missing);
+  }, 30_000);
 });

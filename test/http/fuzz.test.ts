@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import type { RunningServer } from '../../src/http/server.js';
-import { fixedSource, send, startTestServer, tempDir } from './helpers.js';
+import { eventually, fixedSource, send, startTestServer, tempDir } from './helpers.js';
 
 interface RawReply {
   readonly status: number;
@@ -71,12 +71,14 @@ function acceptable(reply: RawReply): boolean {
 }
 
 const servers: RunningServer[] = [];
+/** The source of servers[0], whose scrapes the limit test holds in flight. */
+const limited = fixedSource();
 
 beforeAll(async () => {
   const dir = tempDir('fuzz');
   const webConfig = join(dir, 'web.yml');
   writeFileSync(webConfig, `basic_auth_users:\n  foo: ${await bcrypt.hash('bar', 4)}\n`);
-  servers.push(await startTestServer(fixedSource(), { maxRequests: 2 }));
+  servers.push(await startTestServer(limited, { maxRequests: 2 }));
   servers.push(await startTestServer(fixedSource(), { webConfigFile: webConfig }));
 });
 
@@ -103,10 +105,31 @@ describe('any request', () => {
     }, 120_000);
   }
 
-  it('only ever answers the limit with 503, under concurrent load', async () => {
+  it('answers the limit with 503 and nothing else, under concurrent load', async () => {
     const port = Number(new URL(servers[0]!.urls[0]!).port);
-    const replies = await Promise.all(Array.from({ length: 30 }, () => rawRequest(port, requestHead('GET', '/metrics', [['Accept-Encoding', 'gzip']]))));
-    for (const reply of replies) expect(acceptable(reply)).toBe(true);
-    expect(replies.some((reply) => reply.status === 200)).toBe(true);
+    // Scrapes wait at the gate, so the two the limit admits stay in flight while the other 28 arrive.
+    let open!: () => void;
+    limited.gate = new Promise((resolve) => (open = resolve));
+    const admittedBefore = limited.requests.length;
+    let answered = 0;
+    const replies = Array.from({ length: 30 }, () =>
+      rawRequest(port, requestHead('GET', '/metrics', [['Accept-Encoding', 'gzip']])).then((reply) => {
+        answered += 1;
+        return reply;
+      }),
+    );
+    try {
+      await eventually('28 requests answered while two scrapes are held', () => answered === 28, 15_000);
+      expect(limited.requests.length - admittedBefore).toBe(2);
+    } finally {
+      open();
+      limited.gate = undefined;
+    }
+    const statuses = (await Promise.all(replies)).map((reply) => {
+      if (!acceptable(reply)) throw new Error(`status ${reply.status}: ${reply.text.slice(0, 300)}`);
+      return reply.status;
+    });
+    expect(statuses.filter((status) => status === 503)).toHaveLength(28);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(2);
   });
 });

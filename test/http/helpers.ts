@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { UnknownCollectorError } from '../../src/errors.js';
-import type { CollectorStatus, ExporterStatus, ScrapeRequest, ScrapeSource } from '../../src/exporter/types.js';
+import type { CollectorStatus, ExporterStatus, ScrapeRequest, ScrapeSource } from '../../src/exporter/scrape-source.js';
 import type { MetricFamily } from '../../src/exposition/family.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/log.js';

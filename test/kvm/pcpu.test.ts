@@ -20,7 +20,8 @@ import {
   readDpcpu,
   readTopology,
   readZpcpu,
-  readZpcpuSpan,
+  readZpcpuEach,
+  readZpcpuRun,
 } from '../../src/kvm/index.js';
 import { dpcpuSetcpu } from '../../src/kvm/pcpu.js';
 import { SimControl } from '../../sim/control.js';
@@ -98,18 +99,38 @@ describe('counter(9) copies', () => {
     }
   });
 
-  it('positive: a span of neighbouring handles is one kvm_read_zpcpu call per CPU', () => {
+  it('positive: every CPU\'s copy of a span of neighbouring handles is one kvm_read_zpcpu call, copies 4096 bytes apart', () => {
     const { kernel, session, image } = open([0, 1, 2, 3]);
     const first = counterHandle(kernel.manifest, 'vm_cnt.v_swtch');
     const fifth = counterHandle(kernel.manifest, 'vm_cnt.v_soft');
     expect(fifth - first).toBe(32n);
     sim.resetCallCounts();
-    const rows = readZpcpuSpan(session, first, 40, [0, 1, 2, 3]);
-    expect(sim.callCounts().kvm_read_zpcpu).toBe(4);
+    const rows = readZpcpuRun(session, first, 40, 3);
+    expect(sim.callCounts().kvm_read_zpcpu).toBe(1);
+    expect(rows.length).toBe(3 * 4096 + 40);
     for (let cpu = 0; cpu < 4; cpu++) {
-      expect(rows.readBigUInt64LE(cpu * 40)).toBe(image.readCounter(first, cpu));
-      expect(rows.readBigUInt64LE(cpu * 40 + 32)).toBe(image.readCounter(fifth, cpu));
+      expect(rows.readBigUInt64LE(cpu * 4096)).toBe(image.readCounter(first, cpu));
+      expect(rows.readBigUInt64LE(cpu * 4096 + 32)).toBe(image.readCounter(fifth, cpu));
     }
+  });
+
+  it('positive: on sparse ids the run reaches the last present id, absent ids\' pages included', () => {
+    const { kernel, session, image } = open([0, 2, 5, 9]);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_trap');
+    sim.resetCallCounts();
+    const rows = readZpcpuRun(session, handle, 8, 9);
+    expect(sim.callCounts().kvm_read_zpcpu).toBe(1);
+    for (const cpu of [0, 2, 5, 9]) expect(rows.readBigUInt64LE(cpu * 4096)).toBe(image.readCounter(handle, cpu));
+  });
+
+  it('positive: read one CPU at a time, the copies land where the single read puts them', () => {
+    const { kernel, session, image } = open([0, 2, 5, 9]);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_trap');
+    sim.resetCallCounts();
+    const rows = readZpcpuEach(session, handle, 8, [0, 2, 5, 9]);
+    expect(sim.callCounts().kvm_read_zpcpu).toBe(4);
+    expect(rows.length).toBe(9 * 4096 + 8);
+    for (const cpu of [0, 2, 5, 9]) expect(rows.readBigUInt64LE(cpu * 4096)).toBe(image.readCounter(handle, cpu));
   });
 
   it('negative: a failing copy names the handle and the CPU', () => {
@@ -117,16 +138,27 @@ describe('counter(9) copies', () => {
     const handle = counterHandle(kernel.manifest, 'vm_cnt.v_trap');
     const at = image.counterAddress(handle, 3);
     image.setEfault(at, at + 8n);
-    let caught: unknown;
-    try {
-      readZpcpuSpan(session, handle, 8, [0, 1, 2, 3]);
-    } catch (error) {
-      caught = error;
+    for (const read of [() => readZpcpuEach(session, handle, 8, [0, 1, 2, 3]), () => readZpcpuRun(session, handle, 8, 3)]) {
+      let caught: unknown;
+      try {
+        read();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(KvmReadError);
+      expect((caught as KvmReadError).address).toBe(handle);
+      expect((caught as KvmReadError).kvmErr).toBe('kvm_read: Bad address');
     }
-    expect(caught).toBeInstanceOf(KvmReadError);
-    expect((caught as KvmReadError).cpu).toBe(3);
-    expect((caught as KvmReadError).address).toBe(handle);
-    expect((caught as KvmReadError).kvmErr).toBe('kvm_read: Bad address');
+    image.setEfault(0n, 0n);
+    expect(() => readZpcpuEach(session, handle, 8, [0, 1, 2, 3])).not.toThrow();
+  });
+
+  it('negative: one CPU at a time, the error names the CPU whose copy failed', () => {
+    const { kernel, session, image } = open([0, 1, 2, 3]);
+    const handle = counterHandle(kernel.manifest, 'vm_cnt.v_trap');
+    const at = image.counterAddress(handle, 3);
+    image.setEfault(at, at + 8n);
+    expect(() => readZpcpuEach(session, handle, 8, [0, 1, 2, 3])).toThrow(expect.objectContaining({ cpu: 3 }));
     image.setEfault(0n, 0n);
   });
 

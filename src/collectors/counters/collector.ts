@@ -1,6 +1,8 @@
 /**
  * counter(9) handles from the config: per-CPU series from kvm_read_zpcpu and
- * the summed series, read a page of handles at a time (spans.ts).
+ * the summed series, read a page of handles at a time for every CPU in one
+ * call (spans.ts). A span whose single read fails but whose copies read one
+ * CPU at a time is read that way from then on, and the first is logged once.
  *
  * The sum of a per-CPU counter is the sum of the same snapshot, so the two
  * series always agree. A counter without per-CPU series uses
@@ -9,23 +11,26 @@
  * spans over the present CPUs.
  */
 import type { MetricFamily, MetricSink, Series } from '../../exposition/family.js';
-import { counterU64Fetch, readZpcpuSpan, type KvmSession } from '../../kvm/index.js';
-import { FailureList, type CollectorFactory, type Scrape } from '../framework/collector.js';
+import { ZPCPU_STRIDE, counterU64Fetch, readZpcpuEach, readZpcpuRun, type KvmSession } from '../../kvm/index.js';
+import type { Logger } from '../../log.js';
+import { FailureList, type CollectorFactory, type ScrapeContext } from '../framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from '../framework/config-entries.js';
-import { describeCounterSource, resolveCounter, type Counter, type FamilyHead } from './handles.js';
-import { copyAt, int32Words, planSpans, total, type Span, type SpanMember } from './spans.js';
+import type { EntryFamily } from '../../config/types.js';
+import { resolveCounter, type Counter } from './handles.js';
+import { WORDS_PER_CPU, copyAt, int32Words, planSpans, total, type Span, type SpanMember } from './spans.js';
 
-/** Label lists shared by every family and series of every scrape; frozen, so sharing is safe. */
+/** The label list shared by every unlabelled series of every scrape; frozen, so sharing is safe. */
 const NO_LABELS: readonly string[] = Object.freeze([]);
-const CPU_LABEL: readonly string[] = Object.freeze(['cpu']);
 
 export const countersCollector: CollectorFactory = {
   name: 'counters',
   defaultEnabled: true,
   description: 'counter(9) handles from the config: per-CPU (kvm_read_zpcpu) and summed',
-  create({ session, config }) {
-    const resolved = resolveEntries(config, config.counters, describeCounterSource, (entry, key) => resolveCounter(session, entry, key));
-    return new CountersCollector(session, resolved);
+  create({ session, config, logger }) {
+    // vnet: true entries are the vnet collector's: read in every network stack.
+    const entries = config.counters.filter((entry) => !entry.vnet);
+    const resolved = resolveEntries(config, entries, (entry, key) => resolveCounter(session, entry, key));
+    return new CountersCollector(session, resolved, logger);
   },
 };
 
@@ -44,12 +49,15 @@ class CountersCollector extends EntryCollector<Counter> {
   /** Spans over every counter: what is read when CPU ids are sparse. */
   private readonly allSpans: readonly Span<Counter>[];
   private readonly fetched: readonly Counter[];
-  /** The rows of the span being decoded, reused from span to span and scrape to scrape. */
+  /** The copies of the span being decoded, reused from span to span and scrape to scrape. */
   private rows = Buffer.alloc(0);
+  /** Spans whose single read failed: read one CPU at a time for the collector's life. */
+  private readonly readPerCpu = new Set<Span<Counter>>();
 
   constructor(
     private readonly session: KvmSession,
     resolved: ResolvedEntries<Counter>,
+    private readonly logger?: Logger,
   ) {
     super(resolved);
     this.perCpuSpans = planSpans(this.items.filter((c) => c.percpu));
@@ -57,7 +65,7 @@ class CountersCollector extends EntryCollector<Counter> {
     this.fetched = this.items.filter((c) => !c.percpu);
   }
 
-  update(sink: MetricSink, scrape: Scrape): void {
+  update(sink: MetricSink, scrape: ScrapeContext): void {
     const failures = new FailureList();
     const { dense, present, ncpus } = scrape.topology;
     const run: SpanScrape = { sink, cpus: present, cpuLabels: present.map((cpu) => [String(cpu)]), failures };
@@ -77,13 +85,45 @@ class CountersCollector extends EntryCollector<Counter> {
   private emitSpan(run: SpanScrape, span: Span<Counter>): void {
     let rows: Buffer;
     try {
-      rows = readZpcpuSpan(this.session, span.first, span.length, run.cpus, this.rowBuffer(span.length * run.cpus.length));
+      rows = this.readSpan(span, run.cpus);
     } catch (error) {
       for (const { counter } of span.members) run.failures.add(counter.key, error);
       return;
     }
     const words = int32Words(rows);
-    for (const member of span.members) emitMember(run, member, words, span.length >> 2);
+    for (const member of span.members) emitMember(run, member, words);
+  }
+
+  /**
+   * Every present CPU's copy of the span, CPU c's at c * ZPCPU_STRIDE: one
+   * kvm_read_zpcpu for all of them, or one per CPU for a span whose single
+   * read failed while its copies could be read one by one (a kernel whose
+   * per-CPU slab is not one run of pages). A copy that cannot be read fails
+   * both ways, and its error is the CPU's own; such a span keeps trying the
+   * single read.
+   */
+  private readSpan(span: Span<Counter>, cpus: readonly number[]): Buffer {
+    const lastCpu = cpus[cpus.length - 1];
+    if (lastCpu === undefined) return Buffer.alloc(0);
+    const into = this.rowBuffer(ZPCPU_STRIDE * lastCpu + span.length);
+    if (this.readPerCpu.has(span)) return readZpcpuEach(this.session, span.first, span.length, cpus, into);
+    try {
+      return readZpcpuRun(this.session, span.first, span.length, lastCpu, into);
+    } catch (runError) {
+      const rows = readZpcpuEach(this.session, span.first, span.length, cpus, into);
+      if (this.readPerCpu.size === 0) this.logFallback(span, lastCpu, runError);
+      this.readPerCpu.add(span);
+      return rows;
+    }
+  }
+
+  /** Info, not a warning: every value is still read, only with more calls. */
+  private logFallback(span: Span<Counter>, lastCpu: number, error: unknown): void {
+    this.logger?.info('reading counter(9) copies one CPU at a time where one read of every CPU\'s copy of a page fails', {
+      handle: `0x${span.first.toString(16)}`,
+      cpus: lastCpu + 1,
+      err: error instanceof Error ? error.message : String(error),
+    });
   }
 
   /** A buffer of at least `size` bytes, grown (never shrunk) as spans and CPU counts need. */
@@ -96,7 +136,7 @@ class CountersCollector extends EntryCollector<Counter> {
     try {
       const raw = counterU64Fetch(this.session, counter.handle, ncpus);
       const value = counter.signed ? Number(BigInt.asIntN(64, raw)) : Number(raw);
-      sink.add(family(counter.sum, NO_LABELS, [{ labels: NO_LABELS, value }]));
+      sink.add(family(counter.sum, [{ labels: NO_LABELS, value }]));
     } catch (error) {
       failures.add(counter.key, error);
     }
@@ -104,28 +144,29 @@ class CountersCollector extends EntryCollector<Counter> {
 }
 
 /**
- * One counter's sum and per-CPU series from the span's rows, in one pass
+ * One counter's sum and per-CPU series from the span's copies, in one pass
  * that makes one object per series: with many series, allocations are what
  * a scrape spends its time on (and what the garbage collector then copies).
  */
-function emitMember(run: SpanScrape, { counter, offset }: SpanMember<Counter>, words: Int32Array, rowWords: number): void {
+function emitMember(run: SpanScrape, { counter, offset }: SpanMember<Counter>, words: Int32Array): void {
   const { cpus, cpuLabels } = run;
   const series: Series[] | undefined = counter.percpu ? new Array<Series>(cpus.length) : undefined;
   let sum = 0;
   let negative = -1;
-  for (let i = 0, at = offset >> 2; i < cpus.length; i++, at += rowWords) {
-    const value = copyAt(words, at);
+  const first = offset >> 2;
+  for (let i = 0; i < cpus.length; i++) {
+    const value = copyAt(words, first + cpus[i]! * WORDS_PER_CPU);
     sum += value;
     if (value < 0 && negative < 0) negative = i;
     if (series) series[i] = { labels: cpuLabels[i]!, value };
   }
-  run.sink.add(family(counter.sum, NO_LABELS, [{ labels: NO_LABELS, value: total(sum, counter.signed) }]));
+  run.sink.add(family(counter.sum, [{ labels: NO_LABELS, value: total(sum, counter.signed) }]));
   if (!counter.percpu || !series) return;
   if (negative >= 0 && !counter.signed) {
     run.failures.add(counter.key, decrementedCounter(counter, cpus[negative]!));
     return;
   }
-  run.sink.add(family(counter.percpu, CPU_LABEL, series));
+  run.sink.add(family(counter.percpu, series));
 }
 
 function decrementedCounter(counter: Counter, cpu: number): Error {
@@ -135,6 +176,6 @@ function decrementedCounter(counter: Counter, cpu: number): Error {
   );
 }
 
-function family(head: FamilyHead, labelNames: readonly string[], series: Series[]): MetricFamily {
-  return { name: head.name, help: head.help, type: head.type, labelNames, series };
+function family(head: EntryFamily, series: Series[]): MetricFamily {
+  return { name: head.name, help: head.help, type: head.type, labelNames: head.labelNames, series };
 }

@@ -5,17 +5,9 @@
  * counter(9) is left out with the reason instead of read at every scrape.
  */
 import { COUNTER_HANDLE_BYTES } from '../../abi.js';
-import { metricName } from '../../config/names.js';
-import type { CounterEntry, MetricKind } from '../../config/types.js';
+import type { CounterEntry, EntryFamily } from '../../config/types.js';
 import { readZpcpu, type KvmSession } from '../../kvm/index.js';
-import { describeSource as describeField, type Resolved } from '../framework/config-entries.js';
-
-/** What a family of a counter needs besides its series. */
-export interface FamilyHead {
-  readonly name: string;
-  readonly help: string;
-  readonly type: MetricKind;
-}
+import type { Resolved } from '../framework/config-entries.js';
 
 /** One counter(9) handle and the families it feeds. */
 export interface Counter {
@@ -24,48 +16,38 @@ export interface Counter {
   readonly handle: bigint;
   /** Gauges and untyped counters may be decremented: their copies are int64. */
   readonly signed: boolean;
-  readonly sum: FamilyHead;
+  readonly sum: EntryFamily;
   /** The per-CPU family, when the entry asks for per-CPU series. */
-  readonly percpu?: FamilyHead;
+  readonly percpu?: EntryFamily;
 }
 
 /** Reads an entry's handle(s) from the kernel and checks each can be read; throws if not. */
 export function resolveCounter(session: KvmSession, entry: CounterEntry, key: string): Resolved<Counter>[] {
-  return locateHandles(session, entry).map(({ element, handle, source }) => {
-    const stem = element === undefined ? entry.name : `${entry.name}_${element}`;
-    probeHandle(session, handle, source);
-    const counter = makeCounter(entry, element === undefined ? key : `${key} ${element}`, stem, source, handle);
-    const metrics = counter.percpu ? [counter.sum.name, counter.percpu.name] : [counter.sum.name];
-    return { item: counter, report: { key: counter.key, source, address: handle, metrics } };
+  const handles = readHandles(session, entry);
+  return entry.handles.map((names, i) => {
+    const handle = handles[i]!;
+    probeHandle(session, handle, names.sourceText);
+    const counter: Counter = {
+      key: names.element === undefined ? key : `${key} ${names.element}`,
+      source: names.sourceText,
+      handle,
+      signed: entry.type !== 'counter',
+      sum: names.sum,
+      ...(names.percpu && { percpu: names.percpu }),
+    };
+    const metrics = names.percpu ? [names.sum.name, names.percpu.name] : [names.sum.name];
+    return { item: counter, report: { key: counter.key, source: counter.source, address: handle, metrics } };
   });
 }
 
-interface LocatedHandle {
-  readonly element?: string;
-  readonly handle: bigint;
-  readonly source: string;
-}
-
-function locateHandles(session: KvmSession, entry: CounterEntry): LocatedHandle[] {
+/** The handle values, in the order of `entry.handles`. */
+function readHandles(session: KvmSession, entry: CounterEntry): bigint[] {
   const source = entry.source;
-  switch (source.kind) {
-    case 'address':
-      return [{ handle: source.handle, source: describeCounterSource(entry) }];
-    case 'symbol': {
-      const at = session.lookup(source.symbol).address + BigInt(source.offset);
-      return [{ handle: session.readU64(at), source: describeCounterSource(entry) }];
-    }
-    case 'array': {
-      const at = session.lookup(source.symbol).address + BigInt(source.offset);
-      const raw = Buffer.alloc(source.elements.length * COUNTER_HANDLE_BYTES);
-      session.read(at, raw);
-      return source.elements.map((element, i) => ({
-        element,
-        handle: raw.readBigUInt64LE(i * COUNTER_HANDLE_BYTES),
-        source: `${source.symbol}[${i}] (${element})`,
-      }));
-    }
-  }
+  if (source.kind === 'address') return [source.handle];
+  const at = session.lookup(source.symbol).address + BigInt(source.offset);
+  const raw = Buffer.alloc(entry.handles.length * COUNTER_HANDLE_BYTES);
+  session.read(at, raw);
+  return entry.handles.map((_, i) => raw.readBigUInt64LE(i * COUNTER_HANDLE_BYTES));
 }
 
 /** A handle that is not 8-byte aligned or cannot be read on CPU 0 is not a counter(9). */
@@ -78,28 +60,5 @@ function probeHandle(session: KvmSession, handle: bigint, source: string): void 
     readZpcpu(session, handle, 0, Buffer.alloc(COUNTER_HANDLE_BYTES));
   } catch (error) {
     throw new Error(`handle ${hex} from ${source} cannot be read: ${(error as Error).message} (wrong symbol, offset or layout?)`);
-  }
-}
-
-function makeCounter(entry: CounterEntry, key: string, stem: string, source: string, handle: bigint): Counter {
-  const lead = entry.help ? `${entry.help}. ` : '';
-  const signed = entry.type !== 'counter';
-  const sum = { name: metricName(stem, entry.type), help: `${lead}counter(9) ${source}, sum over CPUs`, type: entry.type };
-  const percpu = entry.perCpu
-    ? { name: metricName(`${stem}_percpu`, entry.type), help: `${lead}counter(9) ${source}, per CPU`, type: entry.type }
-    : undefined;
-  return { key, source, handle, signed, sum, ...(percpu && { percpu }) };
-}
-
-/** Where an entry's handle comes from, before it is read. */
-export function describeCounterSource(entry: CounterEntry): string {
-  const source = entry.source;
-  switch (source.kind) {
-    case 'address':
-      return `handle 0x${source.handle.toString(16)}`;
-    case 'symbol':
-      return describeField(source.symbol, source.field, source.offset);
-    case 'array':
-      return describeField(source.symbol, undefined, source.offset);
   }
 }

@@ -13,14 +13,17 @@ import type { CollectorName, Config } from '../../config/types.js';
 import { EntryErrors } from '../../errors.js';
 import type { MetricSink } from '../../exposition/family.js';
 import type { CpuTopology, KvmSession } from '../../kvm/index.js';
+import type { Logger } from '../../log.js';
 
 export interface CollectorContext {
   readonly session: KvmSession;
   readonly config: Config;
+  /** For what a collector has to say once, such as a slower way of reading it fell back to (none: say nothing). */
+  readonly logger?: Logger;
 }
 
 /** What one scrape gives every collector. */
-export interface Scrape {
+export interface ScrapeContext {
   /** Read at the start of this scrape. */
   readonly topology: CpuTopology;
   /** Throws DeadlineError once the scrape's deadline has passed. */
@@ -43,7 +46,7 @@ export interface EntryReport {
 
 export interface Collector {
   /** Emits this scrape's families; throws after emitting what it could if anything failed. */
-  update(sink: MetricSink, scrape: Scrape): void;
+  update(sink: MetricSink, scrape: ScrapeContext): void;
   /** The config entries this collector serves (empty for built-in collectors). */
   readonly entries: readonly EntryReport[];
   /** The entries left out at setup, each as `key (source): problem`; fixed for the collector's life. */

@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import type { Config, Origin } from '../../config/types.js';
 import type { MetricSink } from '../../exposition/family.js';
-import type { Collector, EntryReport, Scrape } from './collector.js';
+import type { Collector, EntryReport, ScrapeContext } from './collector.js';
 
 /** One readable piece of an entry (an array entry has one per element) and how it is reported. */
 export interface Resolved<T> {
@@ -25,12 +25,11 @@ export interface ResolvedEntries<T> {
 /**
  * Resolves every entry with `resolve`, which throws when the entry cannot be
  * read on this kernel (a missing symbol, an unreadable handle); such an entry
- * is reported with `describe(entry)` as its source and the thrown reason.
+ * is reported with the thrown reason.
  */
-export function resolveEntries<E extends { readonly origin: Origin }, T>(
+export function resolveEntries<E extends { readonly origin: Origin; readonly sourceText: string }, T>(
   config: Config,
   list: readonly E[],
-  describe: (entry: E) => string,
   resolve: (entry: E, key: string) => readonly Resolved<T>[],
 ): ResolvedEntries<T> {
   const items: T[] = [];
@@ -43,7 +42,7 @@ export function resolveEntries<E extends { readonly origin: Origin }, T>(
         entries.push(resolved.report);
       }
     } catch (error) {
-      entries.push({ key, source: describe(entry), metrics: [], problem: (error as Error).message });
+      entries.push({ key, source: entry.sourceText, metrics: [], problem: (error as Error).message });
     }
   }
   const leftOut = entries.filter((e) => e.problem !== undefined).map((e) => `${e.key} (${e.source}): ${e.problem}`);
@@ -62,17 +61,7 @@ export abstract class EntryCollector<T> implements Collector {
     this.leftOut = resolved.leftOut;
   }
 
-  abstract update(sink: MetricSink, scrape: Scrape): void;
-}
-
-/**
- * Names a config entry's kernel source as the kernel spells it: `vm_cnt.v_swtch`
- * for a layout field (the config's `vmmeter.v_swtch` reference), `hz+8` for a
- * raw offset, `hz` at offset 0.
- */
-export function describeSource(symbol: string, field: string | undefined, offset: number): string {
-  if (field !== undefined) return `${symbol}.${field.slice(field.indexOf('.') + 1)}`;
-  return offset === 0 ? symbol : `${symbol}+${offset}`;
+  abstract update(sink: MetricSink, scrape: ScrapeContext): void;
 }
 
 /**

@@ -8,9 +8,9 @@ import type { ConfigError } from '../errors.js';
 import { describeValue, parseAt } from './issues.js';
 import type { Layout } from './layouts.js';
 import { readLayouts } from './layouts.js';
-import type { KvmInput, ProcessesInput } from './schema.js';
+import type { KvmInput, ProcessesInput, VnetsInput } from './schema.js';
 import { configShape, PRESET_KEYS } from './schema.js';
-import type { ConfigSource } from './source.js';
+import type { YamlFile } from './yaml-file.js';
 import type { CollectorName } from './types.js';
 
 export const SECTIONS = ['counters', 'variables', 'dpcpu', 'pcpu'] as const;
@@ -19,13 +19,14 @@ export type SectionName = (typeof SECTIONS)[number];
 export type FileRole = 'config' | 'preset';
 
 /** What one file contributes, before merging. */
-export interface FileDraft {
-  readonly source: ConfigSource;
+export interface FileContents {
+  readonly source: YamlFile;
   readonly role: FileRole;
   readonly preset?: string;
   readonly kvm?: KvmInput;
   readonly collectors: Readonly<Partial<Record<CollectorName, boolean>>>;
   readonly processes?: ProcessesInput;
+  readonly vnets?: VnetsInput;
   readonly layouts: Layout[];
   readonly sections: Readonly<Record<SectionName, readonly unknown[]>>;
 }
@@ -35,7 +36,7 @@ type TopValues = { -readonly [K in TopKey]?: unknown };
 
 const CONFIG_KEYS = Object.keys(configShape) as TopKey[];
 
-export function readFileDraft(source: ConfigSource, role: FileRole, errors: ConfigError[]): FileDraft {
+export function readFileContents(source: YamlFile, role: FileRole, errors: ConfigError[]): FileContents {
   const top = topLevel(source, role, errors);
   const sections = Object.fromEntries(
     SECTIONS.map((name) => [name, (top[name] as unknown[] | null | undefined) ?? []]),
@@ -45,15 +46,16 @@ export function readFileDraft(source: ConfigSource, role: FileRole, errors: Conf
     role,
     ...(top.preset === undefined ? {} : { preset: top.preset as string }),
     ...(top.kvm === undefined ? {} : { kvm: top.kvm as KvmInput }),
-    collectors: (top.collectors as FileDraft['collectors'] | null | undefined) ?? {},
+    collectors: (top.collectors as FileContents['collectors'] | null | undefined) ?? {},
     ...(top.processes == null ? {} : { processes: top.processes as ProcessesInput }),
+    ...(top.vnets == null ? {} : { vnets: top.vnets as VnetsInput }),
     layouts: readLayouts(top.layouts, source, errors),
     sections,
   };
 }
 
 /** Parses each allowed top-level key; keys that fail are reported and left out. */
-function topLevel(source: ConfigSource, role: FileRole, errors: ConfigError[]): TopValues {
+function topLevel(source: YamlFile, role: FileRole, errors: ConfigError[]): TopValues {
   const data = source.data ?? {};
   const allowed: readonly TopKey[] = role === 'config' ? CONFIG_KEYS : PRESET_KEYS;
   if (typeof data !== 'object' || Array.isArray(data)) {

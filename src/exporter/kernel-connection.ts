@@ -11,8 +11,9 @@
  * error level when it first happens or its text changes, retries that fail
  * the same way at debug level, and the recovery once at info level.
  */
-import { COLLECTORS, type Collector } from '../collectors/index.js';
+import type { Collector } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
+import { buildCollector, buildCollectors, leftOutBy, leftOutOf, type ScrapeSetup } from './collection.js';
 import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
 
@@ -28,14 +29,14 @@ export type SessionOpener = (options: OpenOptions) => KvmSession;
 interface Open {
   readonly state: 'open';
   readonly session: KvmSession;
-  /** A collector whose factory threw is kept as its error, reported at every scrape. */
-  readonly collectors: ReadonlyMap<CollectorName, Collector | Error>;
-  /** The config entries the collectors left out, as `key (source): problem`. */
+  readonly collectors: ReadonlyMap<CollectorName, Collector>;
   readonly leftOut: readonly string[];
   /** The backoff delay if this handle breaks: the initial one once it has read a topology. */
   readonly delayMs: number;
   /** The present CPU ids of the last topology read, to notice a CPU leaving or coming back. */
   readonly present?: readonly number[];
+  /** When the collectors with left-out entries are next rebuilt, and the delay after that. */
+  readonly retryEntries: { readonly at: number; readonly delayMs: number };
 }
 
 interface Broken {
@@ -47,11 +48,7 @@ interface Broken {
 
 type Topology = { readonly ok: true; readonly topology: CpuTopology } | { readonly ok: false; readonly error: string };
 
-export type Snapshot =
-  | { readonly ok: true; readonly topology: CpuTopology; readonly collectors: ReadonlyMap<CollectorName, Collector | Error> }
-  | { readonly ok: false; readonly error: string };
-
-export class Kernel {
+export class KernelConnection {
   private current: Open | Broken;
   /** The failure last logged at error level; undefined while the kernel is readable. */
   private reported: string | undefined;
@@ -82,13 +79,32 @@ export class Kernel {
    * topology read now. Reopens a broken handle when the backoff allows; a
    * failed topology read marks the handle broken.
    */
-  snapshot(): Snapshot {
+  prepareScrape(): ScrapeSetup {
     if (this.current.state === 'broken' && this.now() >= this.current.retryAt) {
       this.current = this.open(Math.min(this.current.delayMs * 2, this.backoff.maxMs));
     }
     const topology = this.readTopology();
     if (!topology.ok || this.current.state !== 'open') return { ok: false, error: topology.ok ? (this.error ?? '') : topology.error };
+    if (this.current.leftOut.length > 0 && this.now() >= this.current.retryEntries.at) this.retryLeftOut(this.current);
     return { ok: true, topology: topology.topology, collectors: this.current.collectors };
+  }
+
+  /**
+   * Rebuilds the collectors that left entries out or could not be built: a
+   * read that failed while they were built (a transient fault during a
+   * reopen) may succeed now. Retried with the same backoff as the handle,
+   * so an entry that stays unresolvable (a symbol this kernel lacks) costs
+   * one rebuild per maximum delay; the log changes only when the left-out entries do.
+   */
+  private retryLeftOut(open: Open): void {
+    const collectors = new Map(open.collectors);
+    for (const [name, collector] of open.collectors) {
+      if (leftOutBy(name, collector).length > 0) collectors.set(name, buildCollector(name, open.session, this.config, this.logger));
+    }
+    const leftOut = leftOutOf(collectors);
+    this.reportLeftOut(leftOut);
+    const delayMs = Math.min(open.retryEntries.delayMs * 2, this.backoff.maxMs);
+    this.current = { ...open, collectors, leftOut, retryEntries: { at: this.now() + open.retryEntries.delayMs, delayMs } };
   }
 
   private readTopology(): Topology {
@@ -152,25 +168,14 @@ export class Kernel {
       this.report('cannot read the kernel through libkvm', message, nextDelayMs);
       return this.broken(message, nextDelayMs);
     }
-    const collectors = new Map<CollectorName, Collector | Error>();
-    const leftOut: string[] = [];
-    for (const factory of COLLECTORS) {
-      if (!this.enabled.has(factory.name)) continue;
-      try {
-        const collector = factory.create({ session, config: this.config });
-        collectors.set(factory.name, collector);
-        leftOut.push(...collector.leftOut);
-      } catch (error) {
-        collectors.set(factory.name, error as Error);
-        leftOut.push(`collector ${factory.name}: ${(error as Error).message}`);
-      }
-    }
+    const { collectors, leftOut } = buildCollectors(session, this.config, this.enabled, this.logger);
     this.reportLeftOut(leftOut);
     const opened = { corefile, execfile: execfile ?? 'running kernel', collectors: [...collectors.keys()].join(',') };
     // While a failure stands, a reopen is one more attempt; readTopology logs the recovery.
     if (this.reported === undefined) this.logger.info('kernel opened', opened);
     else this.logger.debug('kernel reopened', opened);
-    return { state: 'open', session, collectors, leftOut, delayMs: nextDelayMs };
+    const retryEntries = { at: this.now() + this.backoff.initialMs, delayMs: this.backoff.initialMs * 2 };
+    return { state: 'open', session, collectors, leftOut, delayMs: nextDelayMs, retryEntries };
   }
 
   /**
@@ -191,7 +196,9 @@ export class Kernel {
   private reportLeftOut(leftOut: readonly string[]): void {
     const key = leftOut.join('\n');
     if (key === this.reportedLeftOut) return;
-    for (const problem of leftOut) this.logger.warn('config entry left out', { problem });
+    const before = this.reportedLeftOut === '' ? [] : this.reportedLeftOut.split('\n');
+    for (const problem of leftOut.filter((p) => !before.includes(p))) this.logger.warn('config entry left out', { problem });
+    for (const problem of before.filter((p) => !leftOut.includes(p))) this.logger.info('config entry resolved', { was: problem });
     this.reportedLeftOut = key;
   }
 

@@ -35,7 +35,7 @@ export function formatKeyPath(path: KeyPath): string {
     .join('');
 }
 
-export class ConfigSource {
+export class YamlFile {
   private constructor(
     readonly file: string,
     private readonly doc: Document.Parsed,
@@ -45,14 +45,14 @@ export class ConfigSource {
   ) {}
 
   /** Parses `text`; throws ConfigErrors for an oversized text or invalid YAML. */
-  static parse(text: string, file: string): ConfigSource {
+  static parse(text: string, file: string): YamlFile {
     refuseOversized(Buffer.byteLength(text, 'utf8'), file);
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     if (doc.errors.length > 0) {
       throw new ConfigErrors(doc.errors.map((error) => syntaxError(error, file, lines)));
     }
-    return new ConfigSource(file, doc, lines, toPlainData(doc, file, lines));
+    return new YamlFile(file, doc, lines, toPlainData(doc, file, lines));
   }
 
   /** A ConfigError at `path`, located at its value, its key, or (if absent) its parent. */
