@@ -70,6 +70,10 @@ export const Control = {
   shortHi: 48,
   kinfoStructsize: 56,
   getprocsErrno: 60,
+  /** Non-zero: the live kern.proc sysctl applies p_cansee with security.bsd.see_other_uids=0. */
+  hideOtherUids: 64,
+  /** The caller's real uid for that check (0, root, sees everything). */
+  observerRuid: 68,
 } as const;
 
 /** KINFO_PROC_SIZE on amd64 (sys/amd64/include/proc.h). */
@@ -79,10 +83,14 @@ export const KINFO_PROC_SIZE = 1088;
 export const PCPU_SIZE = 4096;
 /** struct pcpu field offsets on amd64, FreeBSD 13+ (sys/sys/pcpu.h). */
 export const Pcpu = {
+  curthread: 0,
+  idlethread: 8,
   switchtime: 48,
   cpuid: 60,
   cpTime: 80,
   dynamic: 160,
+  /** EARLY_COUNTER: counter(9) updates before the pcpu zones exist land here (machine/counter.h). */
+  earlyDummyCounter: 168,
   prvspace: 384,
 } as const;
 

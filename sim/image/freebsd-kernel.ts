@@ -27,7 +27,9 @@ import {
   Kva,
   SFSTAT_FIELDS,
   STATHZ,
+  NSW_CLUSTER_MAX,
   STATIC_COUNTERS,
+  Swdevt,
   UDPSTAT_FIELDS,
   VMMETER_COUNTERS,
   VMMETER_SIZE,
@@ -53,6 +55,16 @@ export interface ExtraCounters {
   slabs?: number;
 }
 
+/** A swap device as swapon(8) adds it to swtailq; sizes in pages. */
+export interface SwapDevice {
+  /** What devname(3) says of its sw_dev, e.g. "ada0p3". */
+  name: string;
+  /** sw_nblks: the device's size in pages. */
+  blocks: number;
+  /** sw_used: pages in use. */
+  used: number;
+}
+
 export interface FreeBsdKernelSpec {
   /** Present CPU ids, sparse allowed (default [0, 1, 2, 3]). */
   cpus?: readonly number[];
@@ -74,6 +86,8 @@ export interface FreeBsdKernelSpec {
   jails?: readonly JailSpec[];
   /** Jail slots, each with a struct prison, a vnet and its counters (default: jails + 4; VIMAGE only). */
   jailSlots?: number;
+  /** Swap devices in swtailq order (default one 8 GiB partition, a little used). */
+  swap?: readonly SwapDevice[];
 }
 
 /** The kernel variables, with their C sizes and whether they are initialised (.data) or not (.bss). */
@@ -137,6 +151,8 @@ function variables(maxcpus: number, extra: number, vimage: boolean): Variable[] 
     { name: 'cpuid_to_pcpu', size: 8 * maxcpus, data: false },
     { name: 'dpcpu_off', size: 8 * maxcpus, data: false },
     { name: 'sfstat', size: SFSTAT_FIELDS.length * 8, data: false },
+    { name: 'swtailq', size: 16, data: false },
+    { name: 'nsw_cluster_max', size: 4, data: false, local: true },
     ...(extra > 0 ? [{ name: 'kvmsim_extra_counters', size: 8 * extra, data: false }] : []),
     ...jailVariables(vimage),
   ];
@@ -200,7 +216,22 @@ function placePerCpu(l: Layout, dpcpuStart: bigint, dpcpuStop: bigint): void {
     b.writeU32(pc + BigInt(Pcpu.cpuid), cpu);
     b.writeU64(pc + BigInt(Pcpu.dynamic), u64(area - dpcpuStart));
     b.writeU64(pc + BigInt(Pcpu.prvspace), pc);
+    writeThreadPointers(b, cpu);
   }
+}
+
+/**
+ * A running kernel's struct pcpu is never zero where a handle below 4096
+ * would land: pc_curthread and pc_idlethread point at struct thread
+ * (sys/sys/pcpu.h), and pc_early_dummy_counter holds the early-boot
+ * counter(9) updates (sys/amd64/include/counter.h EARLY_COUNTER).
+ */
+function writeThreadPointers(b: ImageBuilder, cpu: number): void {
+  const pc = pcpuAddress(cpu);
+  const idle = Kva.threads + Kva.threadStride * BigInt(2 * cpu);
+  b.writeU64(pc + BigInt(Pcpu.idlethread), idle);
+  b.writeU64(pc + BigInt(Pcpu.curthread), cpu % 2 === 0 ? idle : idle + Kva.threadStride);
+  b.writeU64(pc + BigInt(Pcpu.earlyDummyCounter), BigInt(40 + cpu));
 }
 
 /** Makes the present CPUs visible and plants their per-CPU values. */
@@ -267,7 +298,8 @@ function arrayHolders(base: bigint, n: number): bigint[] {
 
 function placeCounters(l: Layout): CounterSlabs {
   const b = l.builder;
-  const slabs = new CounterSlabs(b, { pcpuBase: Kva.pcpu, cpuSlots: l.maxid + 1, firstOffset: Kva.firstCounterSlab });
+  const firstOffset = u64(Kva.firstCounterSlabKva - Kva.pcpu);
+  const slabs = new CounterSlabs(b, { pcpuBase: Kva.pcpu, cpuSlots: l.maxid + 1, firstOffset });
   const groups: Array<[string, readonly string[], bigint]> = [
     ['vm_cnt', VMMETER_COUNTERS, addr(b, 'vm_cnt')],
     ['udpstat', UDPSTAT_FIELDS, hostStatBase(l, 'udpstat')],
@@ -310,6 +342,30 @@ function writeScalars(l: Layout): void {
   b.setProcessRecords(encodeProcesses(s.processes));
 }
 
+/**
+ * swtailq, the TAILQ of struct swdevt that swapon(8) builds
+ * (sys/vm/swap_pager.c), and nsw_cluster_max, which vm.dmmax reports.
+ */
+function placeSwap(l: Layout): void {
+  const b = l.builder;
+  const devices = l.spec.swap;
+  const head = addr(b, 'swtailq');
+  b.writeI32(addr(b, 'nsw_cluster_max'), NSW_CLUSTER_MAX);
+  if (devices.length > 0) b.addSegment('struct swdevt of the swap devices', Kva.swdevs, Swdevt.slot * devices.length);
+  const at = (i: number): bigint => Kva.swdevs + BigInt(Swdevt.slot * i);
+  devices.forEach((d, i) => {
+    const sw = at(i);
+    b.writeI32(sw + BigInt(Swdevt.nblks), d.blocks);
+    b.writeI32(sw + BigInt(Swdevt.used), d.used);
+    b.writeU64(sw + BigInt(Swdevt.dev), BigInt(0x5a + i));
+    b.writeU64(sw + BigInt(Swdevt.listNext), i + 1 < devices.length ? at(i + 1) : 0n);
+    b.writeU64(sw + BigInt(Swdevt.listPrev), i === 0 ? head : at(i - 1) + BigInt(Swdevt.listNext));
+    b.writeBytes(sw + BigInt(Swdevt.simDevname), Buffer.from(`${d.name}\0`, 'latin1'));
+  });
+  b.writeU64(head, devices.length > 0 ? at(0) : 0n);
+  b.writeU64(head + 8n, devices.length > 0 ? at(devices.length - 1) + BigInt(Swdevt.listNext) : head);
+}
+
 function resolveSpec(spec: FreeBsdKernelSpec): Layout['spec'] {
   const cpus = [...(spec.cpus ?? [0, 1, 2, 3])].sort((a, b) => a - b);
   const mpMaxcpus = spec.mpMaxcpus ?? 256;
@@ -330,6 +386,7 @@ function resolveSpec(spec: FreeBsdKernelSpec): Layout['spec'] {
     vimage: spec.vimage ?? true,
     jails: resolveJails(spec),
     jailSlots: spec.vimage === false ? 0 : (spec.jailSlots ?? (spec.jails?.length ?? 0) + 4),
+    swap: spec.swap ?? [{ name: 'ada0p3', blocks: 2_097_152, used: 3_072 }],
   };
 }
 
@@ -394,6 +451,7 @@ export function buildFreeBsdKernel(path: string, spec: FreeBsdKernelSpec = {}): 
     builder, slabs, cpus: resolved.cpus, setVnetStart: vnet[0], setVnetStop: vnet[1],
     slots: resolved.jailSlots, jails: resolved.jails, vnet0: Kva.vnet0, pcpuBase: Kva.pcpu,
   });
+  placeSwap(l);
   builder.write(path);
   const manifest = manifestOf(path, l, counterSlabs, dpcpu, vnet, jails);
   writeManifest(path, manifest);

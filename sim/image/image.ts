@@ -32,6 +32,7 @@ import {
   hex,
   u64,
 } from './format.js';
+import { Swdevt } from './kernel-layout.js';
 import { type KinfoProcess, decodeProcesses, encodeProcesses, recordCount } from './kinfo.js';
 
 export interface ImageSymbolInfo {
@@ -229,6 +230,34 @@ export class KernelImage {
     this.writeI32(ncpus, this.readI32(ncpus) + (present ? 1 : -1));
   }
 
+  /** struct swdevt of swap device `index` (swtailq order). */
+  private swdevt(index: number): bigint {
+    let sw = this.readU64(this.symbol('swtailq').value);
+    for (let i = 0; i < index && sw !== 0n; i++) sw = this.readU64(sw + BigInt(Swdevt.listNext));
+    if (sw === 0n) throw new RangeError(`${this.path}: there is no swap device ${index}`);
+    return sw;
+  }
+
+  /** The swap devices of swtailq, in list order: devname, sw_nblks and sw_used (pages). */
+  readSwap(): { name: string; blocks: number; used: number }[] {
+    const devices: { name: string; blocks: number; used: number }[] = [];
+    for (let sw = this.readU64(this.symbol('swtailq').value); sw !== 0n; sw = this.readU64(sw + BigInt(Swdevt.listNext))) {
+      const name = this.readBytes(sw + BigInt(Swdevt.simDevname), Swdevt.slot - Swdevt.simDevname);
+      const end = name.indexOf(0);
+      devices.push({
+        name: name.toString('latin1', 0, end === -1 ? name.length : end),
+        blocks: this.readI32(sw + BigInt(Swdevt.nblks)),
+        used: this.readI32(sw + BigInt(Swdevt.used)),
+      });
+    }
+    return devices;
+  }
+
+  /** Sets sw_used (pages) of swap device `index`, as the swap pager does. */
+  setSwapUsed(index: number, pages: number): void {
+    this.writeI32(this.swdevt(index) + BigInt(Swdevt.used), pages);
+  }
+
   /** The current process table, decoded from the process area. */
   readProcesses(): KinfoProcess[] {
     const n = this.readU32(this.symbol('nprocs_records').value);
@@ -313,6 +342,17 @@ export class KernelImage {
     this.setControlU32(Control.getprocsErrno, errno);
   }
 
+  /**
+   * security.bsd.see_other_uids=0 for a caller whose real uid is
+   * `observerRuid`: the live kern.proc sysctl (and so kvm_getprocs) leaves
+   * out other real uids' processes while nprocs still counts them
+   * (sys/kern/kern_prot.c cr_canseeotheruids). `undefined` sees all again.
+   */
+  setHideOtherUids(observerRuid: number | undefined): void {
+    this.setControlU32(Control.hideOtherUids, observerRuid === undefined ? 0 : 1);
+    this.setControlU32(Control.observerRuid, observerRuid ?? 0);
+  }
+
   clearFaults(): void {
     this.setOpenErrno(0);
     this.setReadDelayUs(0);
@@ -320,6 +360,7 @@ export class KernelImage {
     this.setShortRead(0n, 0n);
     this.setKinfoStructsize(0);
     this.setGetprocsErrno(0);
+    this.setHideOtherUids(undefined);
   }
 
   private requireControl(): number {

@@ -72,10 +72,24 @@ export const Kva = {
   /** Per-CPU DPCPU areas, one page each with a page between them. */
   dpcpuAreas: 0xffff_fe00_0000_0000n,
   dpcpuStride: 0x2000n,
-  /** The struct pcpu array (the value of __pcpu). */
-  pcpu: 0xffff_fe00_0100_0000n,
-  /** First counter(9) slab, as a handle offset from __pcpu (past 1024 struct pcpu). */
-  firstCounterSlab: 0x100_0000n,
+  /**
+   * The struct pcpu array (the value of __pcpu). On amd64 it is part of the
+   * kernel image's address range (sys/amd64/amd64/machdep.c allocates it
+   * with the boot pages, past KERNBASE), above kmem.
+   */
+  pcpu: 0xffff_ffff_8300_0000n,
+  /**
+   * First counter(9) slab. UMA's pcpu zones take their pages from kmem
+   * (sys/vm/uma_core.c, pcpu_page_alloc), below the kernel image, so a
+   * handle (slab address minus __pcpu) is negative: 2^63 or more as the
+   * unsigned u_long kvm_read_zpcpu takes.
+   */
+  firstCounterSlabKva: 0xffff_fe00_0200_0000n,
+  /** struct swdevt of each swap device (malloc, direct map), one 128-byte slot each. */
+  swdevs: 0xffff_f800_0500_0000n,
+  /** Threads of the idle and current threads of each CPU (struct thread in the direct map). */
+  threads: 0xffff_f800_0400_0000n,
+  threadStride: 0x800n,
 } as const;
 
 /** The two boot-time static counters (COUNTER_U64_DEFINE_EARLY, file-local symbols). */
@@ -86,3 +100,9 @@ export const HZ = 1000;
 export const STATHZ = 127;
 /** cpu_ticks() rate used for pc_switchtime (a 2.4 GHz TSC). */
 export const CPU_TICK_FREQUENCY = 2_400_000_000;
+
+/** nsw_cluster_max (sys/vm/swap_pager.c): MAXPHYS / PAGE_SIZE capped at 32; 13+ answers vm.dmmax with it. */
+export const NSW_CLUSTER_MAX = 32;
+
+/** struct swdevt (sys/vm/swap_pager.h) on amd64, and the slot the simulator keeps per device. */
+export const Swdevt = { flags: 0, nblks: 4, used: 8, dev: 16, listNext: 64, listPrev: 72, size: 96, simDevname: 96, slot: 128 } as const;

@@ -79,8 +79,14 @@ export interface KinfoProcess {
   gid?: number;
   rgid?: number;
   jid: number;
-  /** Command name (ki_comm), at most 19 bytes. */
+  /** Command name (ki_comm), at most 19 bytes of UTF-8. */
   comm: string;
+  /**
+   * The raw bytes of ki_comm when they are not UTF-8 (the kernel copies a
+   * file name's bytes as they are, sys/kern/kern_exec.c); replaces `comm`
+   * in the record.
+   */
+  commBytes?: Uint8Array;
   nice?: number;
   /** Virtual size in bytes (ki_size). */
   sizeBytes: bigint;
@@ -92,8 +98,8 @@ export interface KinfoProcess {
   threads: KinfoThread[];
 }
 
-function writeCString(buf: Buffer, offset: number, size: number, text: string, what: string): void {
-  const bytes = Buffer.from(text, 'utf8');
+function writeCString(buf: Buffer, offset: number, size: number, text: string | Uint8Array, what: string): void {
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text);
   if (bytes.length >= size) {
     throw new RangeError(`kinfo_proc ${what} "${text}" is ${bytes.length} bytes; the field holds ${size - 1}`);
   }
@@ -121,7 +127,7 @@ function writeProcessFields(rec: Buffer, p: KinfoProcess): void {
   rec.writeBigInt64LE(p.rssPages, KI_RSSIZE);
   rec.writeBigInt64LE(p.startSec ?? 0n, KI_START);
   rec.writeInt8(p.nice ?? 0, KI_NICE);
-  writeCString(rec, KI_COMM, KI_COMM_SIZE, p.comm, `ki_comm of pid ${p.pid}`);
+  writeCString(rec, KI_COMM, KI_COMM_SIZE, p.commBytes ?? p.comm, `ki_comm of pid ${p.pid}`);
   rec.writeInt32LE(p.jid, KI_JID);
   rec.writeInt32LE(p.threads.length, KI_NUMTHREADS);
 }

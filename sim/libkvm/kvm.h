@@ -56,6 +56,18 @@ struct kvm_nlist {
 #define KERN_PROC_GID 11
 #define KERN_PROC_INC_THREAD 0x10
 
+/* lib/libkvm/kvm.h: 52 bytes. */
+struct kvm_swap {
+	char ksw_devname[32];
+	unsigned int ksw_used;
+	unsigned int ksw_total;
+	int ksw_flags;
+	int ksw_reserved1;
+	int ksw_reserved2;
+};
+
+#define SWIF_DEV_PREFIX 0x0002
+
 #define VNET_SYMPREFIX "vnet_entry_"
 #define DPCPU_SYMPREFIX "pcpu_entry_"
 
@@ -67,6 +79,7 @@ int kvm_getmaxcpu(kvm_t *);
 int kvm_getncpus(kvm_t *);
 void *kvm_getpcpu(kvm_t *, int);
 uint64_t kvm_counter_u64_fetch(kvm_t *, unsigned long);
+int kvm_getswapinfo(kvm_t *, struct kvm_swap *, int, int);
 struct kinfo_proc *kvm_getprocs(kvm_t *, int, int, int *);
 int kvm_native(kvm_t *);
 int kvm_nlist(kvm_t *, struct nlist *);

@@ -49,6 +49,8 @@
 #define CTL_SHORT_HI 48
 #define CTL_KINFO_STRUCTSIZE 56
 #define CTL_GETPROCS_ERRNO 60
+#define CTL_HIDE_OTHER_UIDS 64
+#define CTL_OBSERVER_RUID 68
 
 /* amd64: sizeof(struct pcpu) == UMA_PCPU_ALLOC_SIZE == PAGE_SIZE. */
 #define KVMSIM_SIZEOF_PCPU 4096
@@ -166,6 +168,7 @@ enum kvmsim_stat {
 	KVMSIM_STAT_kvm_getncpus,
 	KVMSIM_STAT_kvm_getpcpu,
 	KVMSIM_STAT_kvm_getprocs,
+	KVMSIM_STAT_kvm_getswapinfo,
 	KVMSIM_STAT_kvm_native,
 	KVMSIM_STAT_kvm_nlist,
 	KVMSIM_STAT_kvm_nlist2,

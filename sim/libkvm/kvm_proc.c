@@ -16,6 +16,12 @@
  * while a writer replaces the table. On a crash dump the area is read with
  * kvm_read (so injected read faults apply); on a live kernel it is read
  * directly, as the kernel answers a sysctl without /dev/kmem.
+ *
+ * A crash dump is answered as lib/libkvm/kvm_proc.c's kvm_deadprocs walks
+ * allproc (dump_* below): no p_cansee filter, ki_structsize 0 on every
+ * record, at most nprocs records (10 x nprocs when threads are asked for),
+ * and NULL with *cnt 0 when nothing matched. A live kernel's sysctl filters
+ * with p_cansee (live_* below).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,6 +41,9 @@
 #define KI_GROUPS 192 /* ki_groups[0] is cr_gid */
 #define KI_STAT 388
 #define SIDL 1
+
+/* kvm_getprocs on a dump: "no more than 10 threads per process" (XXX). */
+#define DUMP_THREADS_PER_PROC 10
 
 /* How long a reader waits for a writer that holds the seqlock. */
 #define SEQLOCK_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
@@ -213,21 +222,84 @@ process_length(const struct proc_snapshot *snap, size_t recsize, uint32_t i)
 }
 
 /*
+ * p_cansee as sys/kern/kern_prot.c's cr_canseeotheruids applies it with
+ * security.bsd.see_other_uids=0: another real uid's process is invisible
+ * unless the observer holds PRIV_SEEOTHERUIDS (root). The control file's
+ * hide_other_uids arms the sysctl, observer_ruid is the caller's cr_ruid.
+ */
+static int
+live_cansee(const kvm_t *kd, const uint8_t *first)
+{
+	uint32_t observer;
+
+	if (!kd->live || kvmsim_ctl_u32(kd->img, CTL_HIDE_OTHER_UIDS) == 0)
+		return (1);
+	observer = kvmsim_ctl_u32(kd->img, CTL_OBSERVER_RUID);
+	return (observer == 0 ||
+	    (uint32_t)ki_i32(first, KI_RUID) == observer);
+}
+
+/*
+ * kvm_getprocs' buffer size on a dump: nprocs records, or 10 x nprocs with
+ * threads (lib/libkvm/kvm_proc.c); kvm_proclist stops silently when it is
+ * full. A live sysctl has no such cap (UINT32_MAX).
+ */
+static int
+dump_maxcnt(kvm_t *kd, int op, uint32_t *maxcnt)
+{
+	const struct kvmsim_sym *sym;
+	int32_t nprocs;
+
+	*maxcnt = UINT32_MAX;
+	if (kd->live)
+		return (0);
+	sym = kvmsim_image_lookup(kd->img, "nprocs");
+	if (sym == NULL || kvmsim_read_impl(kd, sym->value, &nprocs,
+	    sizeof(nprocs)) != (ssize_t)sizeof(nprocs)) {
+		_kvm_err(kd, kd->program, "can't read nprocs");
+		return (-1);
+	}
+	if (nprocs < 0)
+		nprocs = 0;
+	*maxcnt = (uint32_t)nprocs;
+	if (op == KERN_PROC_ALL || (op & KERN_PROC_INC_THREAD))
+		*maxcnt *= DUMP_THREADS_PER_PROC;
+	return (0);
+}
+
+/*
+ * kvm_proclist sets ki_structsize once and then memsets the record for
+ * every process, so each record of a dump reports 0.
+ */
+static void
+dump_clear_structsize(uint8_t *recs, size_t recsize, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		memset(recs + (size_t)i * recsize + KI_STRUCTSIZE, 0,
+		    sizeof(int32_t));
+}
+
+/*
  * Compacts the matching records to the front of snap->recs in place and
- * returns their number.
+ * returns their number, at most maxcnt.
  */
 static uint32_t
-select_records(struct proc_snapshot *snap, size_t recsize, int op, int arg,
-    int threads)
+select_records(const kvm_t *kd, struct proc_snapshot *snap, size_t recsize,
+    int op, int arg, int threads, uint32_t maxcnt)
 {
 	uint32_t i = 0, out = 0, len, take;
 
-	while (i < snap->n) {
+	while (i < snap->n && out < maxcnt) {
 		const uint8_t *first = snap->recs + (size_t)i * recsize;
 
 		len = process_length(snap, recsize, i);
-		if (first[KI_STAT] != SIDL && process_matches(first, op, arg)) {
+		if (first[KI_STAT] != SIDL && live_cansee(kd, first) &&
+		    process_matches(first, op, arg)) {
 			take = threads ? len : 1;
+			if (take > maxcnt - out)
+				take = maxcnt - out;
 			memmove(snap->recs + (size_t)out * recsize, first,
 			    (size_t)take * recsize);
 			out += take;
@@ -237,14 +309,31 @@ select_records(struct proc_snapshot *snap, size_t recsize, int op, int arg,
 	return (out);
 }
 
+/* libkvm's check of the live sysctl's records (lib/libkvm/kvm_proc.c). */
+static int
+live_check_structsize(kvm_t *kd, const uint8_t *recs)
+{
+	int32_t structsize;
+
+	structsize = (int32_t)kvmsim_ctl_u32(kd->img, CTL_KINFO_STRUCTSIZE);
+	if (structsize == 0)
+		structsize = ki_i32(recs, KI_STRUCTSIZE);
+	if (structsize != KVMSIM_KINFO_PROC_SIZE) {
+		_kvm_err(kd, kd->program, "kinfo_proc size mismatch "
+		    "(expected %zu, got %d)", (size_t)KVMSIM_KINFO_PROC_SIZE,
+		    structsize);
+		return (-1);
+	}
+	return (0);
+}
+
 static void *
 getprocs(kvm_t *kd, int op, int arg, int *cnt)
 {
 	struct proc_snapshot snap = { NULL, 0 };
 	int base_op = op & ~KERN_PROC_INC_THREAD, threads;
-	uint32_t n, fault;
+	uint32_t n, fault, maxcnt;
 	size_t recsize;
-	int32_t structsize;
 
 	threads = base_op == KERN_PROC_ALL || (op & KERN_PROC_INC_THREAD);
 	fault = kvmsim_ctl_u32(kd->img, CTL_GETPROCS_ERRNO);
@@ -252,29 +341,32 @@ getprocs(kvm_t *kd, int op, int arg, int *cnt)
 		return (fail_errno(kd, (int)fault), NULL);
 	if (!op_supported(base_op))
 		return (fail_errno(kd, EINVAL), NULL);
+	if (dump_maxcnt(kd, op, &maxcnt) != 0)
+		return (NULL);
 	if (snapshot_table(kd, &snap) != 0) {
 		free(snap.recs);
 		return (NULL);
 	}
 	recsize = kd->img->kinfo_size;
-	n = select_records(&snap, recsize, base_op, arg, threads);
+	n = select_records(kd, &snap, recsize, base_op, arg, threads, maxcnt);
+	if (!kd->live) {
+		/* kvm_getprocs: "if (nprocs <= 0) _kvm_freeprocs(kd)". */
+		*cnt = (int)n;
+		if (n == 0) {
+			free(snap.recs);
+			return (NULL);
+		}
+		dump_clear_structsize(snap.recs, recsize, n);
+		kd->procbase = snap.recs;
+		return (kd->procbase);
+	}
 	if (n == 0 && base_op == KERN_PROC_PID) {
 		free(snap.recs);
 		return (fail_errno(kd, ESRCH), NULL);
 	}
 	kd->procbase = snap.recs;
-	if (n > 0) {
-		structsize = (int32_t)kvmsim_ctl_u32(kd->img,
-		    CTL_KINFO_STRUCTSIZE);
-		if (structsize == 0)
-			structsize = ki_i32(snap.recs, KI_STRUCTSIZE);
-		if (structsize != KVMSIM_KINFO_PROC_SIZE) {
-			_kvm_err(kd, kd->program, "kinfo_proc size mismatch "
-			    "(expected %zu, got %d)",
-			    (size_t)KVMSIM_KINFO_PROC_SIZE, structsize);
-			return (NULL);
-		}
-	}
+	if (n > 0 && live_check_structsize(kd, snap.recs) != 0)
+		return (NULL);
 	*cnt = (int)n;
 	return (kd->procbase);
 }

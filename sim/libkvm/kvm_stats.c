@@ -19,6 +19,7 @@ static const char *const kvmsim_stat_names[KVMSIM_STAT_COUNT] = {
 	[KVMSIM_STAT_kvm_getncpus] = "kvm_getncpus",
 	[KVMSIM_STAT_kvm_getpcpu] = "kvm_getpcpu",
 	[KVMSIM_STAT_kvm_getprocs] = "kvm_getprocs",
+	[KVMSIM_STAT_kvm_getswapinfo] = "kvm_getswapinfo",
 	[KVMSIM_STAT_kvm_native] = "kvm_native",
 	[KVMSIM_STAT_kvm_nlist] = "kvm_nlist",
 	[KVMSIM_STAT_kvm_nlist2] = "kvm_nlist2",

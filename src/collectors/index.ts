@@ -11,6 +11,7 @@ import type { CollectorFactory } from './framework/collector.js';
 import { loadavgCollector } from './loadavg.js';
 import { pcpuCollector } from './pcpu.js';
 import { processesCollector } from './processes.js';
+import { swapCollector } from './swap.js';
 import { variablesCollector } from './variables.js';
 import { vnetCollector } from './vnet/collector.js';
 
@@ -23,6 +24,7 @@ export const COLLECTORS: readonly CollectorFactory[] = [
   pcpuCollector,
   processesCollector,
   loadavgCollector,
+  swapCollector,
 ];
 
 export function findCollector(name: string): CollectorFactory | undefined {

@@ -6,8 +6,14 @@
  * Two lists are read per scrape: one record per process (KERN_PROC_PROC),
  * then one per thread (KERN_PROC_PROC | KERN_PROC_INC_THREAD). Both are read
  * in place over libkvm's buffer and counted before the next call frees it.
+ *
+ * What libkvm does not say is made visible: on a live kernel the kern.proc
+ * sysctl hides what p_cansee refuses (kvm_processes_hidden), and on a crash
+ * dump the thread list is cut at 10 x nprocs records (a collector problem,
+ * never a short count).
  */
 import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
+import { KvmLayoutError } from '../errors.js';
 import { PROCESSES_METRICS } from '../exposition/builtin-metrics.js';
 import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition/family.js';
 import type { VnetsConfig } from '../config/types.js';
@@ -15,8 +21,13 @@ import { HOST_JAIL, KERN_PROC, PROC_STATES, getProcs, readJailNames, type KinfoP
 import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
-/** The series that takes everything past a breakdown's cap. */
-const OTHER = 'other';
+/**
+ * The series that takes everything past a breakdown's cap. No kernel value
+ * can produce it: jids and uids are numbers, and a command name is at most
+ * COMMLEN (19) bytes whose escapes (kinfo-proc.ts) always contain a
+ * backslash, so a 24-character label without one cannot be a command.
+ */
+export const OVERFLOW_LABEL = '(others past max_series)';
 
 export const processesCollector: CollectorFactory = {
   name: 'processes',
@@ -38,11 +49,20 @@ class ProcessesCollector implements Collector {
   ) {}
 
   update(sink: MetricSink, scrape: ScrapeContext): void {
+    const live = this.session.isLive();
     const procs = getProcs(this.session, KERN_PROC.PROC);
     sink.add(stateFamily(PROCESSES_METRICS.processes, procs));
+    if (live) sink.add(hiddenFamily(this.kernelNprocs() - procs.count));
     this.emitBreakdowns(sink, procs);
+    const expectedThreads = live ? undefined : threadTotal(procs);
     scrape.checkDeadline();
     const threads = getProcs(this.session, KERN_PROC.PROC | KERN_PROC.INC_THREAD);
+    if (expectedThreads !== undefined && threads.count < expectedThreads) {
+      throw new KvmLayoutError(
+        `kvm_getprocs returned ${threads.count} thread records where the processes have ${expectedThreads} threads: ` +
+          "libkvm cuts a crash dump's thread list at 10 x nprocs records (lib/libkvm/kvm_proc.c), so kvm_threads is left out",
+      );
+    }
     sink.add(stateFamily(PROCESSES_METRICS.threads, threads));
   }
 
@@ -60,12 +80,17 @@ class ProcessesCollector implements Collector {
     }
   }
 
+  /** The kernel's count of every process, visible to this caller or not (sys/kern/kern_fork.c). */
+  private kernelNprocs(): number {
+    return this.session.readI32(this.session.lookup('nprocs').address);
+  }
+
   private emitBreakdowns(sink: MetricSink, procs: KinfoProcList): void {
     const { byJail, byUser, byCommand } = this.config;
     if (byJail.enabled) {
       const names = this.jailNames();
-      // The bucket is jid="other", jail="other": a real jail's jid is a number, so a jail named "other" stays apart.
-      const labels = (jid: string): readonly string[] => (jid === OTHER ? [OTHER, OTHER] : [jid, names.get(Number(jid)) ?? '']);
+      // The bucket carries the overflow label in both: a real jail's jid is a number, so no jail's series can be it.
+      const labels = (jid: string): readonly string[] => (jid === OVERFLOW_LABEL ? [OVERFLOW_LABEL, OVERFLOW_LABEL] : [jid, names.get(Number(jid)) ?? '']);
       sink.add(breakdownFamily(PROCESSES_METRICS.byJail, byJail, procs, (i) => String(procs.jid(i)), labels));
     }
     if (byUser.enabled) {
@@ -75,6 +100,23 @@ class ProcessesCollector implements Collector {
       sink.add(breakdownFamily(PROCESSES_METRICS.byCommand, byCommand, procs, (i) => procs.comm(i)));
     }
   }
+}
+
+/** ki_numthreads summed over a process list. */
+function threadTotal(procs: KinfoProcList): number {
+  let total = 0;
+  for (let i = 0; i < procs.count; i++) total += procs.numthreads(i);
+  return total;
+}
+
+/**
+ * Processes the kernel has but kvm_getprocs did not return: the live
+ * kern.proc sysctl leaves out what p_cansee refuses, e.g. other users'
+ * processes under security.bsd.see_other_uids=0 (sys/kern/kern_proc.c,
+ * sys/kern/kern_prot.c cr_canseeotheruids).
+ */
+function hiddenFamily(hidden: number): MetricFamily {
+  return { ...PROCESSES_METRICS.hidden, series: [{ labels: [], value: Math.max(0, hidden) }] };
 }
 
 function stateFamily(head: FamilyHead, list: KinfoProcList): MetricFamily {
@@ -111,8 +153,8 @@ function breakdownFamily(
     entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     const kept = entries.slice(0, cap.maxSeries - 1);
     const rest = entries.slice(cap.maxSeries - 1).reduce((sum, [, n]) => sum + n, 0);
-    entries = [...kept, [OTHER, rest]];
+    entries = [...kept, [OVERFLOW_LABEL, rest]];
   }
   const series: Series[] = entries.map(([key, value]) => ({ labels: labelsOf(key), value }));
-  return { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OTHER}"`, series };
+  return { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OVERFLOW_LABEL}"`, series };
 }

@@ -15,7 +15,7 @@ import { CTYPES, type CType } from '../abi.js';
 import type { CollectorName } from './types.js';
 
 export const COLLECTOR_NAMES = [
-  'counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg',
+  'counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg', 'swap',
 ] as const satisfies readonly CollectorName[];
 
 /** Larger offsets or struct sizes are typing mistakes, not kernel structs. */

@@ -153,7 +153,7 @@ export interface VnetsConfig {
 }
 
 export type CollectorName =
-  | 'counters' | 'variables' | 'vnet' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg';
+  | 'counters' | 'variables' | 'vnet' | 'dpcpu' | 'pcpu' | 'processes' | 'cpus' | 'loadavg' | 'swap';
 
 export interface Config {
   /** Absolute path of the file this was loaded from. */

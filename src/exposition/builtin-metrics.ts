@@ -34,6 +34,16 @@ export const PROCESSES_METRICS = {
   byJail: gauge('kvm_processes_by_jail', 'Processes per jail (ki_jid, and the jail\'s pr_name from allprison)', ['jid', 'jail']),
   byUser: gauge('kvm_processes_by_user', 'Processes per effective user id (ki_uid)', ['uid']),
   byCommand: gauge('kvm_processes_by_command', 'Processes per command name (ki_comm)', ['command']),
+  hidden: gauge(
+    'kvm_processes_hidden',
+    "Processes counted in the kernel's nprocs that kvm_getprocs did not return to this exporter (p_cansee: see_other_uids, see_other_gids, jails)",
+  ),
+} as const;
+
+/** The swap collector: per device and libkvm's "total" (kvm_getswapinfo). */
+export const SWAP_METRICS = {
+  total: gauge('kvm_swap_total_bytes', 'Usable swap space per device and in total (ksw_total of kvm_getswapinfo, pages x PAGE_SIZE)', ['device']),
+  used: gauge('kvm_swap_used_bytes', 'Swap space in use per device and in total (ksw_used of kvm_getswapinfo, pages x PAGE_SIZE)', ['device']),
 } as const;
 
 /** Added to every scrape by the exporter: how each collector and the kernel fared. */
@@ -93,6 +103,7 @@ export const BUILTIN_METRICS: readonly BuiltinGroup[] = [
   { emitter: 'the cpus collector', families: Object.values(CPUS_METRICS) },
   { emitter: 'the loadavg collector', families: LOADAVG_METRICS },
   { emitter: 'the processes collector', families: Object.values(PROCESSES_METRICS) },
+  { emitter: 'the swap collector', families: Object.values(SWAP_METRICS) },
   { emitter: "the exporter's per-scrape metrics", families: Object.values(SCRAPE_METRICS) },
   { emitter: "the exporter's self-metrics", families: Object.values(SELF_METRICS) },
   { emitter: "prom-client's process metrics", families: PROCESS_METRICS },

@@ -8,7 +8,7 @@
  * read-only, and a binding that cannot write cannot be talked into writing.
  *
  * @see kvm(3), kvm_open(3), kvm_read(3), kvm_nlist(3), kvm_getpcpu(3),
- *      kvm_getprocs(3), kvm_getloadavg(3), kvm_native(3)
+ *      kvm_getprocs(3), kvm_getloadavg(3), kvm_getswapinfo(3), kvm_native(3)
  */
 import koffi, { type LibraryHandle } from 'koffi';
 import { KvmLibraryError } from '../errors.js';
@@ -60,6 +60,8 @@ export interface LibKvm {
   kvm_close(kd: KvmHandle): number;
   /** @see kvm_geterr(3) */
   kvm_geterr(kd: KvmHandle): string | null;
+  /** kvm_geterr(3) as the pointer it is: the handle's own error buffer, fixed for its life. */
+  kvm_geterr_buffer(kd: KvmHandle): Pointer;
   /** @see kvm_nlist(3): returns the number of names not found, or -1. */
   kvm_nlist2(kd: KvmHandle, nl: NlistOne): number;
   /** @see kvm_read(3) */
@@ -80,6 +82,8 @@ export interface LibKvm {
   kvm_getprocs(kd: KvmHandle, op: number, arg: number, cnt: Int32Array): Pointer;
   /** @see kvm_getloadavg(3) */
   kvm_getloadavg(kd: KvmHandle, loadavg: Float64Array, nelem: number): number;
+  /** @see kvm_getswapinfo(3): fills `swap_max` struct kvm_swap, returns the index of the total entry or -1. */
+  kvm_getswapinfo(kd: KvmHandle, swapAry: Buffer, swapMax: number, flags: number): number;
   /** @see kvm_native(3) */
   kvm_native(kd: KvmHandle): number;
   /** libc free(3), for the buffer kvm_getpcpu(3) allocates. */
@@ -90,6 +94,8 @@ const PROTOTYPES = {
   kvm_openfiles: 'kvm_t *kvm_openfiles(const char *execfile, const char *corefile, const char *swapfile, int flags, char *errbuf)',
   kvm_close: 'int kvm_close(kvm_t *kd)',
   kvm_geterr: 'const char *kvm_geterr(kvm_t *kd)',
+  // The same C function as kvm_geterr, declared to return the pointer.
+  kvm_geterr_buffer: { symbol: 'kvm_geterr', result: 'void *', params: ['kvm_t *'] },
   kvm_nlist2: 'int kvm_nlist2(kvm_t *kd, _Inout_ kvm_nlist_one *nl)',
   kvm_read2: 'ssize_t kvm_read2(kvm_t *kd, kvaddr_t addr, void *buf, size_t nbytes)',
   kvm_getmaxcpu: 'int kvm_getmaxcpu(kvm_t *kd)',
@@ -100,6 +106,7 @@ const PROTOTYPES = {
   kvm_counter_u64_fetch: 'uint64_t kvm_counter_u64_fetch(kvm_t *kd, u_long base)',
   kvm_getprocs: 'void *kvm_getprocs(kvm_t *kd, int op, int arg, int *cnt)',
   kvm_getloadavg: 'int kvm_getloadavg(kvm_t *kd, double *loadavg, int nelem)',
+  kvm_getswapinfo: 'int kvm_getswapinfo(kvm_t *kd, _Out_ void *swap_ary, int swap_max, int flags)',
   kvm_native: 'int kvm_native(kvm_t *kd)',
 } as const;
 
@@ -116,9 +123,10 @@ export function loadLibKvm(path: string): LibKvm {
     throw new KvmLibraryError(path, (err as Error).message, { cause: err });
   }
   const fns: Record<string, unknown> = { path };
-  for (const [name, prototype] of Object.entries(PROTOTYPES)) {
+  for (const [name, declaration] of Object.entries(PROTOTYPES)) {
     try {
-      fns[name] = lib.func(prototype);
+      fns[name] =
+        typeof declaration === 'string' ? lib.func(declaration) : lib.func(declaration.symbol, declaration.result, [...declaration.params]);
     } catch (err) {
       throw new KvmLibraryError(path, `${name}: ${(err as Error).message}`, { cause: err });
     }

@@ -19,6 +19,7 @@ export {
 } from './pcpu.js';
 export { getProcs } from './proc.js';
 export { getLoadavg, type LoadAverages } from './loadavg.js';
+export { getSwapInfo, type SwapDeviceSpace, type SwapInfo, type SwapSpace } from './swap.js';
 export { KERN_PROC, KI, KINFO_PROC_SIZE, KinfoProcList, PROC_STATES, procStateName, type ProcState } from './kinfo-proc.js';
 export {
   HOST_JAIL,

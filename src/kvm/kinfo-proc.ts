@@ -36,6 +36,63 @@ export const KI = {
 /** `ki_comm` is `char[COMMLEN + 1]`, COMMLEN 19. */
 const COMM_SIZE = 20;
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A command name's bytes as text. The kernel copies them from the exec'd
+ * file's name without any encoding (sys/kern/kern_exec.c), so they are
+ * UTF-8 on any modern system, and `café` must read as `café`. Bytes that
+ * are not valid UTF-8 are kept visible as `\xNN`, and a backslash itself
+ * becomes `\\`, so two different names never read the same.
+ */
+export function decodeCommand(bytes: Uint8Array): string {
+  if (isPlainAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    return escapeInvalidUtf8(bytes);
+  }
+  return text.replaceAll('\\', '\\\\');
+}
+
+/** ASCII without a backslash reads the same in every decoding: the common case, decoded the cheap way. */
+function isPlainAscii(bytes: Uint8Array): boolean {
+  for (const byte of bytes) if (byte >= 0x80 || byte === 0x5c) return false;
+  return true;
+}
+
+/** Decodes byte by byte: each valid UTF-8 sequence as its character, each other byte as `\xNN`. */
+function escapeInvalidUtf8(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const length = utf8SequenceLength(bytes, i);
+    if (length === 0) {
+      out += `\\x${bytes[i]!.toString(16).padStart(2, '0')}`;
+      i += 1;
+    } else {
+      const ch = UTF8.decode(bytes.subarray(i, i + length));
+      out += ch === '\\' ? '\\\\' : ch;
+      i += length;
+    }
+  }
+  return out;
+}
+
+/** The length of the valid UTF-8 sequence starting at `at`, or 0 if there is none. */
+function utf8SequenceLength(bytes: Uint8Array, at: number): number {
+  for (let length = 1; length <= 4 && at + length <= bytes.length; length++) {
+    try {
+      UTF8.decode(bytes.subarray(at, at + length));
+      return length;
+    } catch {
+      // A prefix of a longer sequence, or invalid: try one byte more.
+    }
+  }
+  return 0;
+}
+
 /** `kvm_getprocs` ops (sys/sys/sysctl.h). */
 export const KERN_PROC = {
   ALL: 0,
@@ -90,13 +147,13 @@ export class KinfoProcList {
   rssize(i: number): number { return this.u64(i, KI.rssize); }
   /** Microseconds of CPU time (`ki_runtime`). */
   runtime(i: number): number { return this.u64(i, KI.runtime); }
-  /** Command name, `ki_comm` (NUL-terminated, at most 19 characters). */
+  /** Command name, `ki_comm` (NUL-terminated, at most 19 bytes), as `decodeCommand` reads it. */
   comm(i: number): string {
     this.check(i);
     const start = i * KINFO_PROC_SIZE + KI.comm;
     let end = start;
     while (end < start + COMM_SIZE && this.bytes[end] !== 0) end++;
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, end - start).toString('latin1');
+    return decodeCommand(this.bytes.subarray(start, end));
   }
 
   private check(i: number): void {

@@ -33,7 +33,7 @@ export interface CpuTopology {
 
 /** @see kvm_getpcpu(3) kvm_getmaxcpu */
 export function getMaxCpu(session: KvmSession): number {
-  const n = session.lib.kvm_getmaxcpu(session.kd());
+  const n = session.invoke((kd) => session.lib.kvm_getmaxcpu(kd));
   if (n < 0) throw session.callError('kvm_getmaxcpu', 'kd');
   return n;
 }
@@ -51,7 +51,7 @@ export function clearPcpuCache(session: KvmSession): void {
 
 /** @see kvm_getpcpu(3) kvm_getncpus */
 export function getNcpus(session: KvmSession): number {
-  const n = session.lib.kvm_getncpus(session.kd());
+  const n = session.invoke((kd) => session.lib.kvm_getncpus(kd));
   if (n < 0) throw session.callError('kvm_getncpus', 'kd');
   return n;
 }
@@ -110,7 +110,7 @@ function checkZpcpuBase(session: KvmSession, present: readonly number[]): void {
  * @see kvm_getpcpu(3) kvm_read_zpcpu
  */
 export function readZpcpu(session: KvmSession, handle: bigint, cpu: number, out: Buffer): void {
-  const got = session.lib.kvm_read_zpcpu(session.kd(), handle, out, out.length, cpu);
+  const got = session.invoke((kd) => session.lib.kvm_read_zpcpu(kd, handle, out, out.length, cpu));
   if (got === out.length) return;
   // 0 also means "per-CPU cache could not be initialised"; -1 a non-native kernel.
   const detail = got === -1 && session.lastError() === '' ? 'kernel is not native (kvm_native is 0)' : session.lastError();
@@ -187,7 +187,7 @@ export function counterU64Fetch(session: KvmSession, handle: bigint, ncpus: numb
  * @see kvm_getpcpu(3)
  */
 export function getPcpu(session: KvmSession, cpu: number): Buffer | undefined {
-  const ptr = session.lib.kvm_getpcpu(session.kd(), cpu);
+  const ptr = session.invoke((kd) => session.lib.kvm_getpcpu(kd, cpu));
   if (ptr === null) return undefined;
   if (ptr === POINTER_MINUS_ONE) throw session.callError('kvm_getpcpu', `kd, ${cpu}`);
   try {
@@ -228,7 +228,7 @@ export function readDpcpu(
 
 /** @see kvm_getpcpu(3) kvm_dpcpu_setcpu */
 export function dpcpuSetcpu(session: KvmSession, cpu: number): void {
-  if (session.lib.kvm_dpcpu_setcpu(session.kd(), cpu) !== 0) {
+  if (session.invoke((kd) => session.lib.kvm_dpcpu_setcpu(kd, cpu)) !== 0) {
     throw session.callError('kvm_dpcpu_setcpu', `kd, ${cpu}`);
   }
 }

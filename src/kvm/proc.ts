@@ -11,24 +11,42 @@ import { viewMemory } from './binding.js';
 import { KINFO_PROC_SIZE, KinfoProcList } from './kinfo-proc.js';
 import type { KvmSession } from './session.js';
 
+/** kvm_getprocs leaves *cnt alone when it fails before its walk. */
+const CNT_UNTOUCHED = -1;
+
 /**
  * @param op a KERN_PROC op, optionally with KERN_PROC_INC_THREAD
  * @param arg the op's argument (a pid for KERN_PROC_PID, a uid for KERN_PROC_UID)
  * @see kvm_getprocs(3)
  */
 export function getProcs(session: KvmSession, op: number, arg = 0): KinfoProcList {
-  const cnt = new Int32Array(1);
+  const live = session.isLive();
+  const cnt = new Int32Array([CNT_UNTOUCHED]);
   const isCurrent = session.beginViewEpoch();
-  const ptr = session.lib.kvm_getprocs(session.kd(), op, arg, cnt);
-  if (ptr === null) throw session.callError('kvm_getprocs', `kd, ${op}, ${arg}`);
-  const count = cnt[0]!;
-  if (count === 0) return new KinfoProcList(new ArrayBuffer(0), 0, isCurrent);
-  const buffer = viewMemory(ptr, count * KINFO_PROC_SIZE);
-  const structsize = new DataView(buffer).getInt32(0, true);
-  if (structsize !== KINFO_PROC_SIZE) {
-    throw new KvmLayoutError(
-      `kvm_getprocs returned ki_structsize ${structsize}, expected ${KINFO_PROC_SIZE} (struct kinfo_proc of FreeBSD 13+ LP64)`,
-    );
+  const ptr = session.invoke((kd) => session.lib.kvm_getprocs(kd, op, arg, cnt));
+  if (ptr === null) {
+    // A crash dump answers "nothing matched" with NULL and *cnt 0 and writes
+    // no error (lib/libkvm/kvm_proc.c: nprocs <= 0 frees the buffer).
+    if (!live && cnt[0] === 0 && session.lastError() === '') return new KinfoProcList(new ArrayBuffer(0), 0, isCurrent);
+    throw session.callError('kvm_getprocs', `kd, ${op}, ${arg}`);
   }
+  const count = cnt[0]!;
+  if (count <= 0) return new KinfoProcList(new ArrayBuffer(0), 0, isCurrent);
+  const buffer = viewMemory(ptr, count * KINFO_PROC_SIZE);
+  checkStructsize(new DataView(buffer), live);
   return new KinfoProcList(buffer, count, isCurrent);
+}
+
+/**
+ * The live sysctl fills ki_structsize in; a crash dump's kvm_proclist sets
+ * it once and then memsets every record, so each comes back 0
+ * (lib/libkvm/kvm_proc.c). Both return records of this build's size.
+ */
+function checkStructsize(records: DataView, live: boolean): void {
+  const structsize = records.getInt32(0, true);
+  if (structsize === KINFO_PROC_SIZE || (!live && structsize === 0)) return;
+  throw new KvmLayoutError(
+    `kvm_getprocs returned ki_structsize ${structsize}, expected ${KINFO_PROC_SIZE}${live ? '' : ' or 0 (a crash dump)'} ` +
+      '(struct kinfo_proc of FreeBSD 13+ LP64)',
+  );
 }

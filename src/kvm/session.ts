@@ -11,14 +11,17 @@
 import {
   KvmCallError,
   KvmClosedError,
+  KvmLayoutError,
   KvmOpenError,
   KvmReadError,
   KvmSymbolError,
 } from '../errors.js';
-import { KVM_ERRBUF_SIZE, loadLibKvm, type KvmHandle, type LibKvm, type NlistOne } from './binding.js';
+import { KVM_ERRBUF_SIZE, loadLibKvm, viewMemory, type KvmHandle, type LibKvm, type NlistOne } from './binding.js';
 
 /** O_RDONLY: the only mode this exporter ever opens kernel memory with. */
 const O_RDONLY = 0;
+/** a.out n_type of a text symbol (sys/sys/nlist_aout.h): what kldsym lookups report. */
+const N_TEXT = 0x04;
 
 export interface OpenOptions {
   /** Path or soname of libkvm; `libkvm.so.7` on FreeBSD. */
@@ -37,6 +40,21 @@ export interface KernelSymbol {
 }
 
 export const DEFAULT_LIBRARY = 'libkvm.so.7';
+
+/**
+ * Refuses every architecture but amd64. The per-CPU reads follow amd64's
+ * libkvm: counter handles are offsets from __pcpu with a 4096-byte
+ * struct pcpu per CPU (lib/libkvm/kvm_pcpu.c, sys/amd64/include/pcpu.h).
+ * On arm64 there is no __pcpu offset and struct pcpu is 512 bytes against a
+ * PAGE_SIZE stride, so the same reads would fail or read the wrong memory.
+ */
+export function requireSupportedArchitecture(arch: string): void {
+  if (arch === 'x64') return;
+  throw new KvmLayoutError(
+    `kvm_exporter reads amd64 (x64) kernels only and this is ${arch}, whose libkvm per-CPU arithmetic ` +
+      '(lib/libkvm/kvm_pcpu.c) it does not support yet',
+  );
+}
 export const DEFAULT_COREFILE = '/dev/mem';
 
 export class KvmSession {
@@ -45,6 +63,9 @@ export class KvmSession {
   /** Scratch for the typed readers: never escapes a method. */
   private readonly scratch = Buffer.alloc(8);
 
+  /** The first byte of the handle's error buffer (kvm_geterr's pointer), valid while the handle is open. */
+  private readonly errbuf: Uint8Array;
+
   private constructor(
     readonly lib: LibKvm,
     handle: KvmHandle,
@@ -52,6 +73,9 @@ export class KvmSession {
     readonly corefile: string | null,
   ) {
     this.handle = handle;
+    const errbuf = lib.kvm_geterr_buffer(handle);
+    if (errbuf === null) throw new KvmOpenError(execfile, corefile, 'kvm_geterr returned NULL');
+    this.errbuf = new Uint8Array(viewMemory(errbuf, 1));
   }
 
   /** Opens kernel memory read-only. @see kvm_openfiles(3) */
@@ -62,6 +86,7 @@ export class KvmSession {
 
   /** Opens another handle on an already loaded library. */
   static openWith(lib: LibKvm, options: OpenOptions = {}): KvmSession {
+    requireSupportedArchitecture(process.arch);
     const execfile = options.execfile ?? null;
     const corefile = options.corefile === undefined ? DEFAULT_COREFILE : options.corefile;
     const errbuf = Buffer.alloc(KVM_ERRBUF_SIZE);
@@ -101,12 +126,32 @@ export class KvmSession {
     return this.handle;
   }
 
-  /** The handle's last error text. @see kvm_geterr(3) */
-  lastError(): string {
+  /** The handle's error buffer as it is now. @see kvm_geterr(3) */
+  private errorText(): string {
     return this.handle === null ? '' : (this.lib.kvm_geterr(this.handle) ?? '');
   }
 
-  /** A KvmCallError for `fn(args)` carrying kvm_geterr's text. */
+  /**
+   * Runs one libkvm call on the handle with its error buffer emptied first.
+   * libkvm never clears that buffer, and a successful call can leave text
+   * in it (a failed VNET or DPCPU set-up inside a kvm_nlist that found its
+   * name, lib/libkvm/kvm.c _kvm_nlist; a crash dump's kvm_getloadavg), so
+   * without this a failure would be reported with an earlier call's words.
+   * The buffer is the handle's own memory in this process, never the
+   * kernel's.
+   */
+  invoke<T>(call: (kd: KvmHandle) => T): T {
+    const kd = this.kd();
+    this.errbuf[0] = 0;
+    return call(kd);
+  }
+
+  /** What the last `invoke`d call wrote to kvm_geterr(3), '' if nothing. */
+  lastError(): string {
+    return this.handle === null || this.errbuf[0] === 0 ? '' : this.errorText();
+  }
+
+  /** A KvmCallError for `fn(args)` carrying the kvm_geterr text the call wrote. */
   callError(fn: string, args: string, detail?: string): KvmCallError {
     return new KvmCallError(fn, args, this.lastError(), detail);
   }
@@ -114,6 +159,21 @@ export class KvmSession {
   /** 1 if the kernel is the same architecture as this process. @see kvm_native(3) */
   isNative(): boolean {
     return this.lib.kvm_native(this.kd()) === 1;
+  }
+
+  private live: boolean | undefined;
+
+  /**
+   * Is this the running kernel (libkvm's ISALIVE) rather than a crash dump?
+   * libkvm does not say, but its kvm_nlist does: on a live kernel it asks
+   * kldsym(2), which reports every symbol as N_TEXT, while a dump's ELF
+   * symbol table gives a data variable N_DATA or N_BSS (lib/libkvm/kvm.c
+   * _kvm_nlist, lib/libc/gen/nlist.c). `nprocs` is a data variable of every
+   * kernel (sys/kern/kern_fork.c).
+   */
+  isLive(): boolean {
+    this.live ??= this.lookup('nprocs').type === N_TEXT;
+    return this.live;
   }
 
   /**
@@ -155,7 +215,7 @@ export class KvmSession {
       entry: { n_name: nlistName, n_type: 0, n_value: 0 },
       terminator: { n_name: null, n_type: 0, n_value: 0 },
     };
-    const missing = this.lib.kvm_nlist2(this.kd(), query);
+    const missing = this.invoke((kd) => this.lib.kvm_nlist2(kd, query));
     if (missing === -1) throw this.callError('kvm_nlist2', JSON.stringify(nlistName));
     if (missing !== 0 || query.entry.n_type === 0) return undefined;
     return { address: BigInt(query.entry.n_value), type: query.entry.n_type };
@@ -167,7 +227,7 @@ export class KvmSession {
    * @see kvm_read(3)
    */
   read(address: bigint, buf: Buffer, length = buf.length): void {
-    const got = this.lib.kvm_read2(this.kd(), address, buf, length);
+    const got = this.invoke((kd) => this.lib.kvm_read2(kd, address, buf, length));
     if (got !== length) throw new KvmReadError('kvm_read2', address, length, got, this.lastError());
   }
 

@@ -50,7 +50,7 @@ describe('the demo config', () => {
     expect(lines[0]).toBe(`config ${config.file}: valid`);
     expect(lines[1]).toMatch(/^ok {3}kernel .*kernel\.img: mp_maxcpus \d+, mp_ncpus \d+, present CPU ids /);
     expect(lines.filter((l) => l.startsWith('ok   collector ')).map((l) => l.split(' ')[4])).toEqual(
-      ['cpus:', 'counters:', 'variables:', 'vnet:', 'dpcpu:', 'pcpu:', 'processes:', 'loadavg:'],
+      ['cpus:', 'counters:', 'variables:', 'vnet:', 'dpcpu:', 'pcpu:', 'processes:', 'loadavg:', 'swap:'],
     );
     expect(entryLines(result.stdout)).toHaveLength(entries);
     expect(entryLines(result.stdout).every((l) => l.startsWith('ok '))).toBe(true);

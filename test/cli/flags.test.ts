@@ -16,7 +16,7 @@ import { parseExposition, samplesOf, valueOf, type ParsedScrape } from '../suppo
 import { ROOT, SIM_LIBRARY, makeKernel, runCli, type TestKernel } from '../support/sim.js';
 import { writeKvmConfig } from './helpers.js';
 
-const COLLECTOR_NAMES = ['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg'];
+const COLLECTOR_NAMES = ['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg', 'swap'];
 const USAGE_HEAD = 'usage: kvm_exporter [serve|check|once|demo] [flags]';
 
 let kernel: TestKernel;
@@ -70,7 +70,7 @@ describe('command-line mistakes exit 2 with the message and the usage', () => {
 describe('collector flags', () => {
   it('--no-collector.X leaves X out', async () => {
     const scrape = await once(['--no-collector.processes', '--no-collector.pcpu']);
-    expect(collectorsRun(scrape)).toEqual(['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'loadavg']);
+    expect(collectorsRun(scrape)).toEqual(['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'loadavg', 'swap']);
     expect(samplesOf(scrape, 'kvm_processes')).toEqual([]);
     expect(samplesOf(scrape, 'kvm_cpu_time_seconds_total')).toEqual([]);
   });
@@ -84,9 +84,9 @@ describe('collector flags', () => {
 
   it('flags win over the config file, which wins over the defaults', async () => {
     const body = 'preset: freebsd-14-amd64\ncollectors: { loadavg: false, cpus: false, processes: true }\n';
-    expect(collectorsRun(await once([], body))).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes']);
+    expect(collectorsRun(await once([], body))).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'swap']);
     const scrape = await once(['--collector.loadavg', '--no-collector.processes'], body);
-    expect(collectorsRun(scrape)).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'loadavg']);
+    expect(collectorsRun(scrape)).toEqual(['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'loadavg', 'swap']);
     expect(valueOf(scrape, 'kvm_load1')).toBe(3.5);
   });
 

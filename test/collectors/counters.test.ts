@@ -37,7 +37,7 @@ counters:
     array: [syscalls, noiocnt, iocnt, pages_read, pages_valid, rhpages_requested, rhpages_read, busy, allocfail, allocwait, pages_bogus]
   - { name: pqstate_commit_retries, symbol: pqstate_commit_retries }
   - { name: object_collapses, symbol: object_collapses }
-collectors: { variables: false, vnet: false, dpcpu: false, pcpu: false, processes: false, cpus: false, loadavg: false }
+collectors: { variables: false, vnet: false, dpcpu: false, pcpu: false, processes: false, cpus: false, loadavg: false, swap: false }
 `;
 
 let kernel: TestKernel | undefined;

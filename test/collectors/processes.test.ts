@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KernelImage } from '../../sim/image/image.js';
 import { ProcState, type KinfoProcess, type ProcStateValue } from '../../sim/image/kinfo.js';
 import { generateProcesses } from '../../sim/image/process-table.js';
+import { OVERFLOW_LABEL } from '../../src/collectors/processes.js';
 import { byLabel, samplesOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { openExporter, scrapeKernel } from '../exporter/harness.js';
@@ -143,7 +144,7 @@ describe('breakdowns', () => {
     image.close();
   });
 
-  it('keep the largest max_series - 1 keys and sum the rest as "other"', async () => {
+  it('keep the largest max_series - 1 keys and sum the rest as "(others past max_series)"', async () => {
     const procs = generateProcesses({ cpus: 4, count: 400, seed: 'brkd' });
     kernel = makeKernel({ cpus: [0, 1, 2, 3], processes: procs });
     const image = kernel.open();
@@ -153,18 +154,18 @@ describe('breakdowns', () => {
     const commands = byLabel(scrape, 'kvm_processes_by_command', 'command');
     expect(counts.size).toBeGreaterThan(4);
     expect(commands.size).toBe(4);
-    const kept = [...commands].filter(([key]) => key !== 'other');
+    const kept = [...commands].filter(([key]) => key !== OVERFLOW_LABEL);
     expect(kept.length).toBe(3);
     for (const [command, n] of kept) expect(n, command).toBe(counts.get(command));
     const smallestKept = Math.min(...kept.map(([, n]) => n));
     const dropped = [...counts].filter(([command]) => !commands.has(command));
     expect(dropped.every(([, n]) => n <= smallestKept)).toBe(true);
-    expect(commands.get('other')).toBe(dropped.reduce((sum, [, n]) => sum + n, 0));
+    expect(commands.get(OVERFLOW_LABEL)).toBe(dropped.reduce((sum, [, n]) => sum + n, 0));
     expect([...commands.values()].reduce((a, b) => a + b, 0)).toBe(total);
     const jails = byLabel(scrape, 'kvm_processes_by_jail', 'jid');
     expect(jails.size).toBe(2);
     expect([...jails.values()].reduce((a, b) => a + b, 0)).toBe(total);
-    expect(jails.has('other')).toBe(true);
+    expect(jails.has(OVERFLOW_LABEL)).toBe(true);
     image.close();
   });
 });
@@ -182,7 +183,7 @@ describe('failures', () => {
     const status = run.exporter.status().collectors.find((c) => c.name === 'processes');
     await run.close();
     image.clearFaults();
-    expect(byLabel(scrape, 'kvm_scrape_collector_success', 'collector')).toEqual(new Map([['cpus', 1], ['processes', 0], ['loadavg', 1]]));
+    expect(byLabel(scrape, 'kvm_scrape_collector_success', 'collector')).toEqual(new Map([['cpus', 1], ['processes', 0], ['loadavg', 1], ['swap', 1]]));
     expect(status?.lastError).toMatch(message);
     expect(samplesOf(scrape, 'kvm_processes')).toEqual([]);
     expect(samplesOf(scrape, 'kvm_cpus')).toHaveLength(1);

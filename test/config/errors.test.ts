@@ -76,7 +76,7 @@ const CASES: [string, string, string[]][] = [
     'bad.yml:2:3: kvm.libary: unknown key; allowed keys: library, execfile, corefile, ctf',
   ]],
   ['unknown collector', 'collectors:\n  cpu: true\n', [
-    'bad.yml:2:3: collectors.cpu: unknown key; allowed keys: counters, variables, vnet, dpcpu, pcpu, processes, cpus, loadavg',
+    'bad.yml:2:3: collectors.cpu: unknown key; allowed keys: counters, variables, vnet, dpcpu, pcpu, processes, cpus, loadavg, swap',
   ]],
   ['missing counter name', 'counters:\n  - symbol: s\n', [
     `bad.yml:2:5: counters[0].name: required key is missing (expected a metric name: ${NAME_RULE})`,

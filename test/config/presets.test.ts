@@ -184,7 +184,7 @@ describe('config/kvm_exporter.yml', () => {
     expect(config.kvm).toEqual({ library: 'libkvm.so.7', execfile: null, corefile: '/dev/mem', ctf: 'auto' });
     expect(config.counters.map((entry) => entry.name)).toEqual(presetConfig('freebsd-14-amd64').counters.map((entry) => entry.name));
     expect(config.collectors).toEqual({
-      counters: true, variables: true, dpcpu: true, pcpu: true, processes: true, cpus: true, loadavg: true,
+      counters: true, variables: true, dpcpu: true, pcpu: true, processes: true, cpus: true, loadavg: true, swap: true,
     });
   });
 });

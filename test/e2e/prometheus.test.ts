@@ -138,7 +138,7 @@ describe('kvm_exporter scraped by a real Prometheus', () => {
     const failing = collectors.filter((sample) => Number(sample.value[1]) !== 1).map((sample) => `${sample.metric.instance} ${sample.metric.collector}`);
     expect(failing, 'collectors that failed at least once in the last 15 s').toEqual([]);
     const names = [...new Set(collectors.map((sample) => sample.metric.collector))].sort();
-    expect(names).toEqual(['counters', 'cpus', 'dpcpu', 'loadavg', 'pcpu', 'processes', 'variables', 'vnet']);
+    expect(names).toEqual(['counters', 'cpus', 'dpcpu', 'loadavg', 'pcpu', 'processes', 'swap', 'variables', 'vnet']);
     expect(collectors.length).toBe(names.length * world.hosts.length);
     const kernelUp = await valuesByInstance(`min_over_time(kvm_up{job="${JOB}"}[15s])`, time);
     expect(Object.fromEntries(kernelUp)).toEqual(Object.fromEntries(world.hosts.map((host) => [host.instance, 1])));

@@ -39,7 +39,7 @@ export function forgetPcpuCache(): void {
   simControl().resetPcpuCache();
 }
 
-export const ALL_COLLECTORS: readonly CollectorName[] = ['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg'];
+export const ALL_COLLECTORS: readonly CollectorName[] = ['counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg', 'swap'];
 
 /** Writes `body` (YAML after the kvm section) for this kernel and loads it as the exporter would. */
 export function kernelConfig(kernel: TestKernel, body = '', name?: string): Config {

@@ -55,7 +55,7 @@ function collectorsIn(scrape: ParsedScrape, name: string): string[] {
 describe('per-collector series', () => {
   it('carry success 1 and a duration for every enabled collector, in registry order', async () => {
     const scrape = await (await start()).scrape();
-    const order = ['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'loadavg'];
+    const order = ['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'loadavg', 'swap'];
     expect(collectorsIn(scrape, 'kvm_scrape_collector_success')).toEqual(order);
     expect(collectorsIn(scrape, 'kvm_scrape_collector_duration_seconds')).toEqual(order);
     expect(samplesOf(scrape, 'kvm_scrape_collector_success').every((s) => s.value === 1 && s.type === 'gauge')).toBe(true);
@@ -72,7 +72,7 @@ describe('per-collector series', () => {
     image.setOpenErrno(0);
     const scrape = await run.scrape();
     expect(valueOf(scrape, 'kvm_up')).toBe(0);
-    expect(collectorsIn(scrape, 'kvm_scrape_collector_success')).toEqual(['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'loadavg']);
+    expect(collectorsIn(scrape, 'kvm_scrape_collector_success')).toEqual(['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'pcpu', 'processes', 'loadavg', 'swap']);
     expect(samplesOf(scrape, 'kvm_scrape_collector_success').every((s) => s.value === 0)).toBe(true);
     expect(samplesOf(scrape, 'kvm_scrape_collector_duration_seconds').every((s) => s.value === 0)).toBe(true);
     expect(run.exporter.status().kernelError).toBe(`kvm_openfiles(NULL, ${kernel.image}) failed: ${kernel.image}: Permission denied`);
@@ -123,7 +123,7 @@ describe('collect[] and exclude[]', () => {
 
   it('exclude[] leaves the named collectors out', async () => {
     const scrape = await (await start()).scrape({ exclude: ['processes', 'pcpu'] });
-    expect(collectorsIn(scrape, 'kvm_scrape_collector_success')).toEqual(['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'loadavg']);
+    expect(collectorsIn(scrape, 'kvm_scrape_collector_success')).toEqual(['cpus', 'counters', 'variables', 'vnet', 'dpcpu', 'loadavg', 'swap']);
     expect(samplesOf(scrape, 'kvm_cpu_time_seconds_total')).toEqual([]);
     expect(samplesOf(scrape, 'kvm_threads')).toEqual([]);
   });

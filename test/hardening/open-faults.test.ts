@@ -19,8 +19,8 @@ import { compareWithImage, imageTruth, isKernelSample } from './oracle.js';
 import { FULL_CONFIG, serveKernel, simControl, sleep, successOf, upOf, until, type Served } from './served.js';
 
 const BACKOFF = { initialMs: 100, maxMs: 400 };
-const ALL_FAILED = { cpus: 0, counters: 0, variables: 0, vnet: 0, dpcpu: 0, pcpu: 0, processes: 0, loadavg: 0 };
-const ALL_OK = { cpus: 1, counters: 1, variables: 1, vnet: 1, dpcpu: 1, pcpu: 1, processes: 1, loadavg: 1 };
+const ALL_FAILED = { cpus: 0, counters: 0, variables: 0, vnet: 0, dpcpu: 0, pcpu: 0, processes: 0, loadavg: 0, swap: 0 };
+const ALL_OK = { cpus: 1, counters: 1, variables: 1, vnet: 1, dpcpu: 1, pcpu: 1, processes: 1, loadavg: 1, swap: 1 };
 
 let kernel: TestKernel;
 let image: KernelImage;

@@ -70,8 +70,12 @@ export function imageTruth(image: KernelImage, manifest: KernelManifest, config:
       }
     }
   }
-  const procs = image.readProcesses().filter((p) => p.threads[0]!.stat !== SIDL);
+  const all = image.readProcesses();
+  const procs = all.filter((p) => p.threads[0]!.stat !== SIDL);
   processTruth(procs, add);
+  // nprocs counts the embryonic processes kvm_getprocs leaves out.
+  add('kvm_processes_hidden', {}, all.length - procs.length);
+  swapTruth(image, add);
   breakdownTruth(config, procs, add, jailNamesOf(image, manifest));
   const averunnable = symbolAddress(manifest, 'averunnable');
   const fscale = Number(image.readU64(averunnable + 16n));
@@ -163,6 +167,18 @@ function holderAddress(manifest: KernelManifest, symbol: string): bigint | undef
   return BigInt.asUintN(64, BigInt(manifest.vnet.dataBase) + symbolAddress(manifest, `vnet_entry_${symbol}`));
 }
 
+/** kvm_getswapinfo: usable pages are sw_nblks less dmmax (13+: nsw_cluster_max, 32), in 4096-byte pages. */
+function swapTruth(image: KernelImage, add: Add): void {
+  const devices = image.readSwap();
+  const usable = (blocks: number) => (blocks - 32) * 4096;
+  for (const d of devices) {
+    add('kvm_swap_total_bytes', { device: d.name }, usable(d.blocks));
+    add('kvm_swap_used_bytes', { device: d.name }, d.used * 4096);
+  }
+  add('kvm_swap_total_bytes', { device: 'total' }, devices.reduce((n, d) => n + usable(d.blocks), 0));
+  add('kvm_swap_used_bytes', { device: 'total' }, devices.reduce((n, d) => n + d.used * 4096, 0));
+}
+
 const STATES = ['idle', 'running', 'sleeping', 'stopped', 'zombie', 'waiting', 'lock'] as const;
 const SIDL = 1;
 
@@ -180,7 +196,7 @@ function processTruth(procs: readonly KinfoProcess[], add: Add): void {
   });
 }
 
-/** The opt-in breakdowns: past max_series keys, the largest max_series - 1 stay and the rest sum as "other". */
+/** The opt-in breakdowns: past max_series keys, the largest max_series - 1 stay and the rest sum as "(others past max_series)". */
 function breakdownTruth(config: Config, procs: readonly KinfoProcess[], add: Add, jailNames: ReadonlyMap<string, string>): void {
   const { byJail, byUser, byCommand } = config.processes;
   const breakdowns = [
@@ -196,9 +212,9 @@ function breakdownTruth(config: Config, procs: readonly KinfoProcess[], add: Add
     if (entries.length > on.maxSeries) {
       entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
       const rest = entries.slice(on.maxSeries - 1).reduce((n, [, c]) => n + c, 0);
-      entries = [...entries.slice(0, on.maxSeries - 1), ['other', rest]];
+      entries = [...entries.slice(0, on.maxSeries - 1), ['(others past max_series)', rest]];
     }
-    for (const [value, count] of entries) add(name, { [label]: value, ...(name === 'kvm_processes_by_jail' ? { jail: jailNames.get(value) ?? '' } : {}) }, count);
+    for (const [value, count] of entries) add(name, { [label]: value, ...(name === 'kvm_processes_by_jail' ? { jail: value === '(others past max_series)' ? value : (jailNames.get(value) ?? '') } : {}) }, count);
   }
 }
 

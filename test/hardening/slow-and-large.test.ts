@@ -42,19 +42,19 @@ describe('reads so slow that the whole scrape would pass the scrape timeout', ()
     expect(success.cpus).toBe(1);
     expect(success.counters).toBe(0);
     // Everything after the counters never started: the deadline had passed.
-    expect([success.variables, success.dpcpu, success.pcpu, success.processes, success.loadavg]).toEqual([0, 0, 0, 0, 0]);
+    expect([success.variables, success.dpcpu, success.pcpu, success.processes, success.loadavg, success.swap]).toEqual([0, 0, 0, 0, 0, 0]);
     const cmp = compareWithImage(reply.parsed, imageTruth(image, kernel.manifest, served.config));
     expect(cmp.wrong).toEqual([]);
     // The CPU counts and the counters read before the deadline are served.
     expect(cmp.published).toBeGreaterThan(3);
     // A deadline miss is the scrape's state, not each collector's: one line, naming the collectors it cut off.
     const missed = served.log.find('warn', 'scrape deadline passed before every collector finished');
-    expect(missed.map((l) => l.collectors)).toEqual(['counters,variables,dpcpu,pcpu,processes,loadavg']);
+    expect(missed.map((l) => l.collectors)).toEqual(['counters,variables,dpcpu,pcpu,processes,loadavg,swap']);
     expect(served.log.find('error', 'collector failed')).toEqual([]);
 
     image.setReadDelayUs(0);
     const after = await served.scrape();
-    expect(Object.values(successOf(after.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(Object.values(successOf(after.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     expect(compareWithImage(after.parsed, imageTruth(image, kernel.manifest, served.config)).absent).toEqual([]);
     expect(served.log.find('info', 'scrapes finish within their deadline again')).toHaveLength(1);
     expect(served.log.find('info', 'collector recovered')).toEqual([]);
@@ -75,7 +75,7 @@ describe('100,000 processes', () => {
     served = await serveKernel(kernel, body);
     const reply = await served.scrape();
     expect(reply.ms).toBeLessThan(5_000);
-    expect(Object.values(successOf(reply.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(Object.values(successOf(reply.parsed))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     const cmp = compareWithImage(reply.parsed, imageTruth(image, kernel.manifest, served.config));
     expect(cmp.wrong).toEqual([]);
     expect(cmp.absent).toEqual([]);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
 import { type KernelManifest, findCounter, symbolAddress } from '../../sim/image/manifest.js';
-import { RUN_ACTIVITY, buildProbe, makeTempDir, offsetOf, parseImage, probe, requireBuiltJs } from './helpers.js';
+import { RUN_ACTIVITY, buildProbe, kva, makeTempDir, offsetOf, parseImage, probe, requireBuiltJs } from './helpers.js';
 
 let tmp: ReturnType<typeof makeTempDir>;
 let path: string;
@@ -84,7 +84,7 @@ describe('a writer in a child process', () => {
     const img = parseImage(path);
     const countAt = offsetOf(img, symbolAddress(manifest, 'nprocs_records'), 4);
     const swtch = findCounter(manifest, 'vm_cnt.v_swtch');
-    const swtchAt = offsetOf(img, BigInt(manifest.pcpuBase) + BigInt(swtch.handle), 8);
+    const swtchAt = offsetOf(img, kva(BigInt(manifest.pcpuBase) + BigInt(swtch.handle)), 8);
     const child = await startWriter(5);
     const imgFd = openSync(path, 'r');
     const ctlFd = openSync(`${path}.ctl`, 'r');

@@ -161,3 +161,8 @@ export function requireBuiltJs(): void {
 export function hex(n: bigint): string {
   return n.toString(16);
 }
+
+/** Kernel address arithmetic wraps at 64 bits: __pcpu + a counter handle (2^63 or more) lands below __pcpu. */
+export function kva(n: bigint): bigint {
+  return BigInt.asUintN(64, n);
+}

@@ -13,7 +13,7 @@ import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
 import { IPSTAT_FIELDS, UDPSTAT_FIELDS, VMMETER_COUNTERS } from '../../sim/image/kernel-layout.js';
 import { type KernelManifest, plantedCounterValue, plantedCpTime, plantedPcputicks, readManifest } from '../../sim/image/manifest.js';
 import { generateProcesses } from '../../sim/image/process-table.js';
-import { type ParsedImage, makeTempDir, memI32, memU32, memU64, offsetOf, parseImage, sym } from './helpers.js';
+import { type ParsedImage, kva, makeTempDir, memI32, memU32, memU64, offsetOf, parseImage, sym } from './helpers.js';
 
 const SPARSE = [0, 2, 5];
 let tmp: ReturnType<typeof makeTempDir>;
@@ -164,11 +164,17 @@ describe('counter(9) handles', () => {
     expect(memU32(img, vm + 288n)).toBe(4096); // v_page_size
   });
 
+  it('places counter slabs below the kernel image, so handles are 2^63 or more as unsigned numbers', () => {
+    const pcpu = memU64(img, sym(img, '__pcpu'));
+    for (const c of manifest.counters) expect(BigInt(c.handle) >= 1n << 63n, c.name).toBe(true);
+    expect(img.segments.filter((s) => s.kva < pcpu).length).toBeGreaterThan(0);
+  });
+
   it("keeps CPU i's copy at __pcpu + handle + 4096*i, zero for absent CPUs", () => {
     const pcpu = memU64(img, sym(img, '__pcpu'));
     for (const c of manifest.counters.slice(0, 100)) {
       for (let cpu = 0; cpu <= 5; cpu++) {
-        const v = memU64(img, pcpu + BigInt(c.handle) + BigInt(4096 * cpu));
+        const v = memU64(img, kva(pcpu + BigInt(c.handle) + BigInt(4096 * cpu)));
         expect(v, `${c.name} cpu ${cpu}`).toBe(SPARSE.includes(cpu) ? plantedCounterValue(c.index, cpu) : 0n);
       }
     }
@@ -179,7 +185,7 @@ describe('counter(9) handles', () => {
     const slabs = new Set(manifest.counters.map((c) => BigInt(c.handle) & ~4095n));
     expect(slabs.size).toBe(manifest.counterSlabs);
     for (const h of slabs) {
-      const seg = img.segments.find((s) => s.kva === pcpu + h);
+      const seg = img.segments.find((s) => s.kva === kva(pcpu + h));
       expect(seg?.size).toBe(BigInt(4096 * 6));
     }
   });

@@ -11,7 +11,7 @@ import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
 import { KernelImage } from '../../sim/image/image.js';
 import { ProcState } from '../../sim/image/kinfo.js';
 import { type KernelManifest, counterHandle, plantedCounterValue } from '../../sim/image/manifest.js';
-import { makeTempDir, memI32, memU32, memU64, offsetOf, parseImage, sym } from './helpers.js';
+import { kva, makeTempDir, memI32, memU32, memU64, offsetOf, parseImage, sym } from './helpers.js';
 
 let tmp: ReturnType<typeof makeTempDir>;
 let path: string;
@@ -60,10 +60,10 @@ describe('counters', () => {
     image.setCounter(handle, 3, 123_456_789n);
     const img = parseImage(path);
     const pcpu = memU64(img, sym(img, '__pcpu'));
-    expect(memU64(img, pcpu + handle + 4096n * 3n)).toBe(123_456_789n);
+    expect(memU64(img, kva(pcpu + handle + 4096n * 3n))).toBe(123_456_789n);
     const index = manifest.counters.find((c) => c.name === 'vm_cnt.v_intr')?.index ?? -1;
-    expect(memU64(img, pcpu + handle)).toBe(plantedCounterValue(index, 0));
-    expect(memU64(img, pcpu + handle + 4096n)).toBe(plantedCounterValue(index, 1));
+    expect(memU64(img, kva(pcpu + handle))).toBe(plantedCounterValue(index, 0));
+    expect(memU64(img, kva(pcpu + handle + 4096n))).toBe(plantedCounterValue(index, 1));
   });
 
   it('adds with 64-bit wrap-around, as a u_int64_t counter does', () => {

@@ -13,7 +13,7 @@ import { buildFreeBsdKernel } from '../../sim/image/freebsd-kernel.js';
 import { KernelImage } from '../../sim/image/image.js';
 import { type KinfoProcess, ProcState } from '../../sim/image/kinfo.js';
 import { type KernelManifest, findCounter, plantedCounterValue, plantedCpTime, plantedPcputicks, symbolAddress } from '../../sim/image/manifest.js';
-import { buildProbe, hex, makeTempDir, probe } from './helpers.js';
+import { buildProbe, hex, kva, makeTempDir, probe } from './helpers.js';
 
 let tmp: ReturnType<typeof makeTempDir>;
 let live: string;
@@ -161,7 +161,7 @@ describe('kvm_read', () => {
   });
 
   it('fails an unmapped address with "kvm_read: Bad address", also when a read runs off a slab', () => {
-    const slabEnd = BigInt(liveM.pcpuBase) + (BigInt(findCounter(liveM, 'vm_cnt.v_swtch').handle) & ~4095n) + 4096n * 4n;
+    const slabEnd = kva(BigInt(liveM.pcpuBase) + (BigInt(findCounter(liveM, 'vm_cnt.v_swtch').handle) & ~4095n) + 4096n * 4n);
     expect(probe([openLive(), 'read 1000 8', `read ${hex(slabEnd - 8n)} 16`]).lines.slice(1)).toEqual([
       'read -1 err=[kvm_read: Bad address]',
       'read -1 err=[kvm_read: Bad address]',
@@ -387,10 +387,10 @@ describe('control-file faults', () => {
     }
   });
 
-  it('reports a kinfo_proc size mismatch and leaves cnt untouched', () => {
+  it('reports a kinfo_proc size mismatch of the live sysctl and leaves cnt untouched', () => {
     img.setKinfoStructsize(1000);
     try {
-      expect(probe([open(), 'getprocs 0 0']).lines[1]).toBe('getprocs NULL cnt=-77 err=[kinfo_proc size mismatch (expected 1088, got 1000)]');
+      expect(probe(['openfiles - /dev/mem 0', 'getprocs 0 0'], { KVM_SIM_MEM: path }).lines[1]).toBe('getprocs NULL cnt=-77 err=[kinfo_proc size mismatch (expected 1088, got 1000)]');
     } finally {
       img.clearFaults();
     }

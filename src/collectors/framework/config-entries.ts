@@ -45,8 +45,12 @@ export function resolveEntries<E extends { readonly origin: Origin; readonly sou
       entries.push({ key, source: entry.sourceText, metrics: [], problem: (error as Error).message });
     }
   }
-  const leftOut = entries.filter((e) => e.problem !== undefined).map((e) => `${e.key} (${e.source}): ${e.problem}`);
-  return { items, entries, leftOut };
+  return { items, entries, leftOut: leftOutOf(entries) };
+}
+
+/** The entries left out, each as `key (source): problem`. */
+export function leftOutOf(entries: readonly EntryReport[]): string[] {
+  return entries.filter((e) => e.problem !== undefined).map((e) => `${e.key} (${e.source}): ${e.problem}`);
 }
 
 /** A collector of config entries: it reads the items its entries resolved to. */

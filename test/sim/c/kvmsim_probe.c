@@ -10,6 +10,7 @@
  *   nlist NAME... | nlist2pre NAME... | read ADDR LEN | read2 ADDR LEN
  *   zpcpu HANDLE CPU | fetch HANDLE | fetchat HOLDER | getpcpu CPU
  *   setcpu CPU | getprocs OP ARG | procsloop OP SECONDS | loadavg N
+ *   structsizes OP ARG (the distinct ki_structsize values of the records)
  *   stats | statsreset | setenv NAME VALUE | unsetenv NAME
  */
 #include <errno.h>
@@ -210,6 +211,23 @@ cmd_getprocs(char **av)
 		    72), ki32(p + (size_t)i * KINFO_SIZE, 600));
 }
 
+static void
+cmd_structsizes(char **av)
+{
+	int cnt = -77, last = -1;
+	const unsigned char *p = (const void *)kvm_getprocs(kd, atoi(av[1]),
+	    atoi(av[2]), &cnt);
+
+	printf("structsizes%s cnt=%d", p == NULL ? " NULL" : "", cnt);
+	for (int i = 0; p != NULL && i < cnt; i++) {
+		int size = ki32(p + (size_t)i * KINFO_SIZE, 0);
+
+		if (size != last)
+			printf(" %d", size);
+		last = size;
+	}
+}
+
 /*
  * One KERN_PROC_ALL snapshot is consistent if every record has the right
  * size, each process's records are contiguous and as many as its
@@ -331,6 +349,7 @@ dispatch(char **av, int ac)
 	else if (strcmp(c, "getpcpu") == 0 && ac == 2) cmd_getpcpu(av);
 	else if (strcmp(c, "setcpu") == 0 && ac == 2) { printf("setcpu %d", kvm_dpcpu_setcpu(kd, (unsigned)atoi(av[1]))); print_err(); }
 	else if (strcmp(c, "getprocs") == 0 && ac == 3) cmd_getprocs(av);
+	else if (strcmp(c, "structsizes") == 0 && ac == 3) cmd_structsizes(av);
 	else if (strcmp(c, "procsloop") == 0 && ac == 3) cmd_procsloop(av);
 	else if (strcmp(c, "loadavg") == 0 && ac == 2) cmd_loadavg(av);
 	else if (strcmp(c, "stats") == 0) cmd_stats();
