@@ -45,7 +45,7 @@ const LAYERS: Readonly<Record<string, { readonly product: readonly string[] | 'e
   log: { product: [], packages: [] },
   version: { product: [], packages: [] },
   kvm: { product: ['abi', 'errors'], packages: ['koffi'] },
-  ctf: { product: ['errors'], packages: [] },
+  ctf: { product: ['abi', 'config', 'errors'], packages: [] },
   config: { product: ['abi', 'errors', 'exposition'], packages: ['yaml', 'zod'] },
   exposition: { product: [], packages: ['prom-client'] },
   collectors: { product: ['abi', 'config', 'errors', 'exposition', 'kvm', 'log'], packages: [] },

@@ -3,15 +3,17 @@
  * at once. Runs one scrape through the same path as `serve` and `once`
  * (open the kernel, build every enabled collector, collect) and prints one
  * line per config entry (its source, address, the CPUs read and a sample
- * value) or the reason it failed.
+ * value) or the reason it failed, then where the kernel's types came from
+ * and where each field offset came from.
  */
 import type { EntryReport } from '../collectors/index.js';
-import type { CollectorName, Config } from '../config/types.js';
+import type { CollectorName, Config, OffsetOrigin } from '../config/types.js';
 import type { Collection, CollectorOutcome } from '../exporter/collection.js';
 import { Exporter } from '../exporter/exporter.js';
 import type { MetricFamily } from '../exposition/family.js';
 import type { CpuTopology } from '../kvm/index.js';
 import { silentLogger } from '../log.js';
+import { describeTypes } from './run-config.js';
 
 export interface CheckResult {
   readonly lines: readonly string[];
@@ -38,8 +40,9 @@ function checkLines(config: Config, collection: Collection): Omit<CheckResult, '
   const { topology } = collection.kernel;
   const families = new Map(collection.families.map((f) => [f.name, f]));
   const results = collection.outcomes.map((outcome) => collectorLines(outcome, families, topology));
+  const types = [`ok   types: ${describeTypes(config)}`, ...offsetLines(config)];
   return {
-    lines: [`ok   kernel ${config.kvm.corefile}: ${describeTopology(topology)}`, ...results.flat()],
+    lines: [`ok   kernel ${config.kvm.corefile}: ${describeTopology(topology)}`, ...results.flat(), ...types],
     ok: collection.outcomes.every((o) => o.success),
   };
 }
@@ -82,6 +85,23 @@ function sampleText(metric: string, family: MetricFamily | undefined): string {
 function summary(families: readonly MetricFamily[]): string {
   const series = families.reduce((n, f) => n + f.series.length, 0);
   return `, ${series} series`;
+}
+
+/**
+ * Where every `field:` offset came from (config layout, CTF of which file,
+ * preset layout), and a WARN for each preset offset CTF contradicts.
+ */
+function offsetLines(config: Config): string[] {
+  type Placed = { key: string; field?: string; offset?: number; offsetOrigin?: OffsetOrigin };
+  const placed: Placed[] = [
+    ...config.counters.map((e) => ({ key: e.origin.key, ...(e.source.kind === 'address' ? {} : e.source) })),
+    ...[...config.variables, ...config.dpcpu, ...config.pcpu].map((e) => ({ ...e, key: e.origin.key })),
+  ];
+  return placed.flatMap(({ key, field, offset, offsetOrigin }) => {
+    if (field === undefined || offsetOrigin === undefined) return [];
+    const line = `     ${key} ${field}: offset ${offset} from ${offsetOrigin.from}`;
+    return offsetOrigin.conflict ? [line, `WARN   ${key} ${field}: ${offsetOrigin.conflict}`] : [line];
+  });
 }
 
 function describeTopology(t: CpuTopology): string {

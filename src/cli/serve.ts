@@ -6,7 +6,6 @@
  * scrapes finish, the kernel handle is closed, exit 0 within 5 seconds, even
  * with a kernel read that never returns.
  */
-import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { Exporter } from '../exporter/exporter.js';
 import { SelfMetrics } from '../exposition/self-metrics.js';
@@ -16,7 +15,7 @@ import { REVISION, VERSION } from '../version.js';
 import { enabledCollectors, type Flags } from './flags.js';
 import { exitAtOnce, exitCode } from './exit.js';
 import { dropPrivileges, parseRunAs, warnIfRoot } from './privileges.js';
-import { loadRunConfig, withKvmFlags } from './run-config.js';
+import { describeTypes, loadConfigWithFlags, loadRunConfig } from './run-config.js';
 
 /** How long shutdown waits for in-flight scrapes before closing connections. */
 const SHUTDOWN_GRACE_MS = 4_000;
@@ -35,6 +34,7 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
   const logger = createLogger({ level: flags.logLevel, format: flags.logFormat });
   const config = loadRunConfig(flags, hooks.defaultConfigFile);
   if (!config) return 1;
+  logger.info('kernel types', { ctf: describeTypes(config) });
   const runas = flags.runas === undefined ? undefined : parseRunAs(flags.runas);
   const selfMetrics = new SelfMetrics({ version: VERSION, revision: REVISION }, { defaultMetrics: !flags.disableExporterMetrics });
   const exporter = new Exporter({
@@ -87,7 +87,7 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
 async function reload(flags: Flags, file: string, exporter: Exporter, selfMetrics: SelfMetrics, logger: Logger): Promise<void> {
   let config: Config;
   try {
-    config = withKvmFlags(loadConfig(file), flags);
+    config = loadConfigWithFlags(file, flags);
   } catch (error) {
     selfMetrics.recordConfigReload(false);
     logger.error('config reload failed; keeping the running config', { file, err: (error as Error).message });

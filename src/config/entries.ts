@@ -10,27 +10,17 @@
  */
 import { resolve } from 'node:path';
 import { COUNTER_HANDLE_BYTES, CTYPE_BYTES, PCPU_SIZE } from '../abi.js';
-import type { ConfigError } from '../errors.js';
-import type { Layout } from './layouts.js';
-import { resolveField } from './layouts.js';
+import type { CType } from '../abi.js';
+import { resolveFieldRef, type FieldContext, type FieldPlace } from './fields.js';
 import type { CounterInput, DpcpuInput, PcpuInput, VariableInput } from './schema.js';
-import type { YamlFile, KeyPath } from './yaml-file.js';
 import { formatKeyPath } from './yaml-file.js';
 import { counterNames, dpcpuNames, pcpuNames, variableNames, type Unnamed } from './names.js';
 import type { CounterEntry, CounterSource, DpcpuEntry, Origin, PcpuEntry, ScalarEntry, VariableEntry } from './types.js';
 
-/** Where an entry is and what it can resolve against. */
-export interface EntryContext {
-  readonly source: YamlFile;
-  readonly path: KeyPath;
-  readonly layouts: ReadonlyMap<string, Layout>;
-  readonly errors: ConfigError[];
-}
+/** Where an entry is and what it can resolve against (layouts, and the kernel's CTF when there is one). */
+export type EntryContext = FieldContext;
 
-interface Placement {
-  readonly offset: number;
-  readonly field?: string;
-}
+type Placement = Pick<FieldPlace, 'offset' | 'member'> & Partial<Pick<FieldPlace, 'field' | 'origin'>> & { readonly fits: (width: number) => boolean };
 
 const HEX_HANDLE = /^0x[0-9a-fA-F]{1,16}$/;
 const DPCPU_PREFIX = 'pcpu_entry_';
@@ -54,28 +44,48 @@ function checkStem(ctx: EntryContext, key: readonly (string | number)[], stem: s
 }
 
 /**
- * Resolves `field:` or `offset:` (at most one) to a byte offset; `width` bytes
- * read there must fit the layout. Without either, the offset is 0 unless one is required.
+ * Resolves `field:` or `offset:` (at most one) to a byte offset (config
+ * layout > CTF > preset, see fields.ts). Without either, the offset is 0
+ * unless one is required. The caller checks the width it reads with `fits`.
  */
 function placement(
   ctx: EntryContext,
   input: { field?: string | undefined; offset?: number | undefined },
-  width: number,
   required?: string,
 ): Placement | undefined {
   if (input.field !== undefined && input.offset !== undefined) {
     report(ctx, ['offset'], 'cannot be combined with field: give field (a layout field) or offset (bytes), not both', 'key');
     return undefined;
   }
-  if (input.field !== undefined) {
-    const resolved = resolveField(input.field, width, ctx.layouts, { ...ctx, path: [...ctx.path, 'field'] });
-    return resolved && { offset: resolved.offset, field: resolved.ref };
-  }
+  if (input.field !== undefined) return resolveFieldRef(input.field, { ...ctx, path: [...ctx.path, 'field'] });
   if (input.offset === undefined && required !== undefined) {
     report(ctx, [], required);
     return undefined;
   }
-  return { offset: input.offset ?? 0 };
+  return { offset: input.offset ?? 0, fits: () => true };
+}
+
+/** The placement's field and where its offset came from, as the entry keeps them. */
+function fieldOf(where: Placement): { field?: string; offsetOrigin?: FieldPlace['origin'] } {
+  return { ...(where.field === undefined ? {} : { field: where.field }), ...(where.origin === undefined ? {} : { offsetOrigin: where.origin }) };
+}
+
+/**
+ * The entry's ctype: as given, else the type CTF knows for the member or the
+ * variable. Refused when CTF's type is not an integer or pointer, or when
+ * nothing gives one.
+ */
+function entryCtype(ctx: EntryContext, given: CType | undefined, known: { typeText: string; ctype: CType | undefined } | undefined, what: string): CType | undefined {
+  if (given !== undefined) return given;
+  if (known === undefined) {
+    report(ctx, [], `needs ctype: ${ctx.types ? `${ctx.types.origin} does not know ${what}` : 'no CTF is loaded to take it from'}`);
+    return undefined;
+  }
+  if (known.ctype === undefined) {
+    report(ctx, [], `${what} is ${known.typeText} in ${ctx.types!.origin}, not an integer or pointer; give ctype and an offset of an integer inside it`);
+    return undefined;
+  }
+  return known.ctype;
 }
 
 export function normaliseCounter(input: CounterInput, ctx: EntryContext): CounterEntry | undefined {
@@ -126,15 +136,20 @@ function symbolSource(input: CounterInput, symbol: string, ctx: EntryContext): C
   const elements = input.array;
   if (elements !== undefined && !arrayElementsOk(elements, input.type === 'counter', ctx)) return undefined;
   const width = COUNTER_HANDLE_BYTES * (elements?.length ?? 1);
-  const where = placement(ctx, input, width);
+  const where = placement(ctx, input);
   if (where === undefined) return undefined;
+  if (where.member && !where.member.isCounter) {
+    report(ctx, ['field'], `${where.field} is ${where.member.typeText} in ${ctx.types!.origin}, not counter_u64_t (or an array of it)`);
+    return undefined;
+  }
+  if (!where.fits(width)) return undefined;
   if (where.offset % COUNTER_HANDLE_BYTES !== 0) {
     const key = where.field === undefined ? 'offset' : 'field';
     report(ctx, [key], `offset ${where.offset} is not 8-byte aligned; a counter(9) handle is an 8-byte pointer`);
     return undefined;
   }
-  if (elements !== undefined) return { kind: 'array', symbol, offset: where.offset, elements };
-  return { kind: 'symbol', symbol, offset: where.offset, ...(where.field === undefined ? {} : { field: where.field }) };
+  if (elements !== undefined) return { kind: 'array', symbol, offset: where.offset, elements, ...fieldOf(where) };
+  return { kind: 'symbol', symbol, offset: where.offset, ...fieldOf(where) };
 }
 
 function arrayElementsOk(elements: readonly string[], isCounter: boolean, ctx: EntryContext): boolean {
@@ -164,15 +179,19 @@ function normaliseScalar(
   names: (entry: Unnamed<ScalarEntry>) => Pick<ScalarEntry, 'sourceText' | 'family'>,
 ): ScalarEntry | undefined {
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
-  const where = placement(ctx, input, CTYPE_BYTES[input.ctype]);
+  const where = placement(ctx, input);
   if (!stemOk || where === undefined) return undefined;
+  const known = where.member ?? (input.field === undefined && input.offset === undefined ? ctx.types?.variable(input.symbol) : undefined);
+  const ctype = entryCtype(ctx, input.ctype, known, where.field ?? input.symbol);
+  if (ctype === undefined || !where.fits(CTYPE_BYTES[ctype])) return undefined;
   const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
     symbol: input.symbol,
-    ...where,
-    ctype: input.ctype,
+    offset: where.offset,
+    ...fieldOf(where),
+    ctype,
     scale: input.scale,
     type: input.type,
   };
@@ -189,20 +208,27 @@ export function normaliseDpcpu(input: DpcpuInput, ctx: EntryContext): DpcpuEntry
 }
 
 export function normalisePcpu(input: PcpuInput, ctx: EntryContext): PcpuEntry | undefined {
-  const width = CTYPE_BYTES[input.ctype];
   const stemOk = checkStem(ctx, ['name'], input.name, input.type === 'counter');
-  const labelOk = elementLabelOk(input, ctx);
   const where = pcpuFieldOk(input.field, ctx)
-    ? placement(ctx, input, width * input.count, 'needs field (pcpu.<field>) or offset (bytes into struct pcpu)')
+    ? placement(ctx, input, 'needs field (pcpu.<field>) or offset (bytes into struct pcpu)')
     : undefined;
-  if (!stemOk || !labelOk || where === undefined || !insidePcpu(where, width, input.count, ctx)) return undefined;
+  if (!stemOk || where === undefined) return undefined;
+  // An array member's length and element type come from CTF unless given.
+  const count = input.count ?? where.member?.array?.count ?? 1;
+  const element = where.member?.array ? { typeText: `an element of ${where.member.typeText}`, ctype: where.member.ctype } : where.member;
+  const ctype = entryCtype(ctx, input.ctype, element, where.field ?? 'the offset');
+  if (ctype === undefined) return undefined;
+  const width = CTYPE_BYTES[ctype];
+  const labelOk = elementLabelOk({ ...input, count }, ctx);
+  if (!labelOk || !where.fits(width * count) || !insidePcpu(where, width, count, ctx)) return undefined;
   const entry = {
     origin: originOf(ctx),
     name: input.name,
     help: input.help ?? '',
-    ...where,
-    ctype: input.ctype,
-    count: input.count,
+    offset: where.offset,
+    ...fieldOf(where),
+    ctype,
+    count,
     ...(input.element_label === undefined ? {} : { elementLabel: input.element_label }),
     scale: input.scale,
     ...(input.divide_by === undefined ? {} : { divideBy: input.divide_by }),
@@ -225,7 +251,7 @@ function insidePcpu(where: Placement, width: number, count: number, ctx: EntryCo
   return false;
 }
 
-function elementLabelOk(input: PcpuInput, ctx: EntryContext): boolean {
+function elementLabelOk(input: PcpuInput & { count: number }, ctx: EntryContext): boolean {
   const label = input.element_label;
   if (label === undefined) {
     if (input.count === 1) return true;

@@ -14,7 +14,7 @@ import { readFileContents, SECTIONS } from './file-contents.js';
 import type { EntryContext } from './entries.js';
 import { normaliseCounter, normaliseDpcpu, normalisePcpu, normaliseVariable } from './entries.js';
 import { parseAt } from './issues.js';
-import type { Layout } from './layouts.js';
+import type { KernelTypes } from './kernel-types.js';
 import { mergeLayouts } from './layouts.js';
 import { lintFamily } from './lint.js';
 import { entryFamilies, NameClaims } from './names.js';
@@ -29,6 +29,13 @@ import type {
 export interface LoadOptions {
   /** Folder of `<name>.yml` presets; the package's `config/presets` by default. */
   readonly presetsDir?: string;
+  /**
+   * The kernel's own types for the kvm section as it will be opened (flags
+   * applied), or why there are none; without it, offsets come from layouts only.
+   */
+  readonly types?: (kvm: KvmConfig) => KernelTypes | string;
+  /** Replaces keys of the file's kvm section (the command line's --kvm.* flags). */
+  readonly kvm?: Partial<KvmConfig>;
 }
 
 const DEFAULT_BREAKDOWN: BreakdownConfig = { enabled: false, maxSeries: 100 };
@@ -43,12 +50,20 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const preset = user.preset === undefined ? undefined : readPreset(user, user.preset, options, errors);
   const files = preset === undefined ? [user] : [preset, user];
   const layouts = mergeLayouts(...files.map((contents) => contents.layouts));
-  const sections = normaliseSections(files, layouts, errors);
+  const kvm = { ...resolveKvm(user, file), ...options.kvm };
+  const types = options.types?.(kvm) ?? 'no CTF was looked for';
+  const lookup: TypeLookup = {
+    layouts,
+    configLayouts: new Set(user.layouts.map((layout) => layout.name)),
+    types: typeof types === 'string' ? undefined : types,
+  };
+  const sections = normaliseSections(files, lookup, errors);
   const vnets = resolveVnets(files, layouts, [...sections.counters, ...sections.variables], errors);
   if (errors.length > 0) throw new ConfigErrors(ordered(errors, user));
   return {
     file: resolve(file),
-    kvm: resolveKvm(user, file),
+    kvm,
+    ctf: typeof types === 'string' ? { none: types } : { origin: types.origin },
     collectors: Object.assign({}, ...files.map((contents) => contents.collectors)),
     ...sections,
     processes: mergeProcesses(files),
@@ -132,14 +147,16 @@ const SECTION_RULES: { [S in SectionName]: SectionRule<EntryOf<S>> } = {
   pcpu: { schema: pcpuSchema, normalise: normalisePcpu },
 };
 
+type TypeLookup = Pick<EntryContext, 'layouts' | 'configLayouts' | 'types'>;
+
 /** Preset entries first, then the config file's; a clash of names is an error, not an override. */
-function normaliseSections(files: readonly FileContents[], layouts: ReadonlyMap<string, Layout>, errors: ConfigError[]): Sections {
+function normaliseSections(files: readonly FileContents[], lookup: TypeLookup, errors: ConfigError[]): Sections {
   const sections: Sections = { counters: [], variables: [], dpcpu: [], pcpu: [] };
   const claims = new NameClaims(errors);
   for (const contents of files) {
     for (const section of SECTIONS) {
       contents.sections[section].forEach((raw, index) => {
-        const ctx: EntryContext = { source: contents.source, path: [section, index], layouts, errors };
+        const ctx: EntryContext = { source: contents.source, path: [section, index], ...lookup, errors };
         const entry = normaliseEntry(SECTION_RULES[section] as SectionRule<EntryOf<typeof section>>, raw, ctx, claims);
         if (entry) (sections[section] as EntryOf<typeof section>[]).push(entry);
       });
@@ -181,6 +198,7 @@ function resolveKvm(user: FileContents, file: string): KvmConfig {
     library: kvm.library.includes('/') ? resolve(folder, kvm.library) : kvm.library,
     execfile: kvm.execfile === null ? null : resolve(folder, kvm.execfile),
     corefile: resolve(folder, kvm.corefile),
+    ctf: kvm.ctf === 'auto' || kvm.ctf === 'off' ? kvm.ctf : (Array.isArray(kvm.ctf) ? kvm.ctf : [kvm.ctf]).map((path) => resolve(folder, path)),
   };
 }
 

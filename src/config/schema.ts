@@ -24,7 +24,7 @@ export const MAX_PCPU_COUNT = 512;
 export const MAX_SERIES_LIMIT = 10_000;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const FIELD_REF = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/;
+const FIELD_REF = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/;
 const PRESET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** An object schema that rejects unknown keys and says which keys it allows. */
@@ -61,8 +61,8 @@ const metricType = z.enum(['counter', 'gauge', 'untyped'], { error: 'expected co
 const ctype = z.enum(CTYPES as [CType, ...CType[]], { error: `expected a C type: ${CTYPES.join(', ')}` });
 const offset = wholeNumber(0, MAX_OFFSET, ' of bytes');
 const fieldRef = z
-  .string({ error: 'expected <layout>.<field>, such as vmmeter.v_swtch' })
-  .regex(FIELD_REF, { error: 'expected <layout>.<field>, such as vmmeter.v_swtch' });
+  .string({ error: 'expected <struct>.<field>, such as vmmeter.v_swtch (nested: vnet.vnet_le.le_next)' })
+  .regex(FIELD_REF, { error: 'expected <struct>.<field>, such as vmmeter.v_swtch (nested: vnet.vnet_le.le_next)' });
 const scale = z
   .number({ error: 'expected a positive number' })
   .positive({ error: 'expected a positive number' });
@@ -75,9 +75,14 @@ export const kvmShape = {
   library: nonEmptyText('a library soname or path').default('libkvm.so.7'),
   execfile: nonEmptyText('a kernel file path, or null for the running kernel').nullable().default(null),
   corefile: nonEmptyText('a memory file path such as /dev/mem').default('/dev/mem'),
+  ctf: z
+    .union([nonEmptyText('auto, off, or the kernel file (then module files) to read CTF from'), z.array(nonEmptyText('a file path'), { error: 'expected auto, off, or a list of files' }).min(1, { error: 'expected at least one file' })], {
+      error: 'expected auto, off, or a list of files (the kernel first, then modules)',
+    })
+    .default('auto'),
 };
 
-export const kvmSchema = strict(kvmShape, 'a mapping with library, execfile and corefile');
+export const kvmSchema = strict(kvmShape, 'a mapping with library, execfile, corefile and ctf');
 
 export const collectorsShape = Object.fromEntries(
   COLLECTOR_NAMES.map((name) => [name, boolean().optional()]),
@@ -109,7 +114,8 @@ export const dpcpuShape = {
   symbol: symbolName,
   field: fieldRef.optional(),
   offset: offset.optional(),
-  ctype,
+  /** Optional when the kernel's CTF gives the variable's or member's type. */
+  ctype: ctype.optional(),
   scale: scale.default(1),
   type: metricType.default('gauge'),
 };
@@ -127,8 +133,10 @@ export const pcpuShape = {
   help: help.optional(),
   field: fieldRef.optional(),
   offset: offset.optional(),
-  ctype,
-  count: wholeNumber(1, MAX_PCPU_COUNT).default(1),
+  /** Optional when the kernel's CTF gives the member's type. */
+  ctype: ctype.optional(),
+  /** Defaults to the member's array length in CTF, else 1. */
+  count: wholeNumber(1, MAX_PCPU_COUNT).optional(),
   element_label: strict(elementLabelShape, 'a mapping with name and values').optional(),
   scale: scale.default(1),
   divide_by: symbolName.optional(),

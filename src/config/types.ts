@@ -19,6 +19,17 @@ export interface Origin {
   readonly key: string;
 }
 
+/** Where a `field:` offset came from, for `check`. */
+export interface OffsetOrigin {
+  /** `config layout vmmeter (FILE)`, `CTF of /boot/kernel/kernel`, `preset layout vmmeter (FILE)`. */
+  readonly from: string;
+  /** Set when CTF gave the offset and the preset's layout says otherwise. */
+  readonly conflict?: string;
+}
+
+/** `kvm.ctf`: find the kernel's CTF (auto), use none (off), or read these files (the kernel first). */
+export type CtfChoice = 'auto' | 'off' | readonly string[];
+
 export interface KvmConfig {
   /** Path or soname of libkvm (absolute once loaded, unless a bare soname). */
   readonly library: string;
@@ -26,14 +37,15 @@ export interface KvmConfig {
   readonly execfile: string | null;
   /** `/dev/mem` for the running kernel, or a crash dump / image path. */
   readonly corefile: string;
+  readonly ctf: CtfChoice;
 }
 
 /** Where a counter's handle (or first handle) is stored, or the handle itself. */
 export type CounterSource =
   /** The handle is stored at `symbol + offset` (offset may come from a layout field). */
-  | { readonly kind: 'symbol'; readonly symbol: string; readonly offset: number; readonly field?: string }
+  | { readonly kind: 'symbol'; readonly symbol: string; readonly offset: number; readonly field?: string; readonly offsetOrigin?: OffsetOrigin }
   /** Consecutive handles at `symbol + offset`, one per element name. */
-  | { readonly kind: 'array'; readonly symbol: string; readonly offset: number; readonly elements: readonly string[] }
+  | { readonly kind: 'array'; readonly symbol: string; readonly offset: number; readonly elements: readonly string[]; readonly field?: string; readonly offsetOrigin?: OffsetOrigin }
   /** A raw handle value (an offset from `__pcpu` on amd64). */
   | { readonly kind: 'address'; readonly handle: bigint };
 
@@ -77,6 +89,7 @@ export interface ScalarEntry {
   readonly symbol: string;
   readonly offset: number;
   readonly field?: string;
+  readonly offsetOrigin?: OffsetOrigin;
   readonly ctype: CType;
   /** Multiplied into the value; e.g. 4096 for a page count exported in bytes. */
   readonly scale: number;
@@ -99,6 +112,7 @@ export interface PcpuEntry {
   /** Byte offset in `struct pcpu` (from `field` via the `pcpu` layout, or given). */
   readonly offset: number;
   readonly field?: string;
+  readonly offsetOrigin?: OffsetOrigin;
   readonly ctype: CType;
   /** Number of consecutive elements (e.g. 5 for `pc_cp_time[CPUSTATES]`). */
   readonly count: number;
@@ -145,6 +159,8 @@ export interface Config {
   /** Absolute path of the file this was loaded from. */
   readonly file: string;
   readonly kvm: KvmConfig;
+  /** The kernel types field offsets were resolved against, or why there were none (then presets and layouts only). */
+  readonly ctf: { readonly origin: string } | { readonly none: string };
   /** Explicit enable/disable from the file; flags override, registry defaults fill the rest. */
   readonly collectors: Readonly<Partial<Record<CollectorName, boolean>>>;
   readonly counters: readonly CounterEntry[];

@@ -71,7 +71,7 @@ describe.each(PRESETS)('preset %s', (name) => {
     const stem = (field: string) => `vm_${field.slice(2).replace(/_count$/, '_pages')}`;
     expect(vmCounters.map((entry) => entry.name)).toEqual(vmFields.map(stem));
     expect(vmCounters.map((entry) => entry.source)).toEqual(
-      vmFields.map((field, i) => ({ kind: 'symbol', symbol: 'vm_cnt', offset: 8 * i, field: `vmmeter.${field}` })),
+      vmFields.map((field, i) => ({ kind: 'symbol', symbol: 'vm_cnt', offset: 8 * i, field: `vmmeter.${field}`, offsetOrigin: { from: expect.stringMatching(/^preset layout vmmeter /) } })),
     );
   });
 
@@ -157,6 +157,7 @@ describe('config/demo.yml', () => {
       library: `${ROOT}dist/libkvm-sim/libkvm.so.7`,
       execfile: null,
       corefile: `${ROOT}dist/demo/kernel.img`,
+      ctf: [`${ROOT}dist/demo/kernel`],
     });
   });
 
@@ -180,7 +181,7 @@ describe('config/demo.yml', () => {
 describe('config/kvm_exporter.yml', () => {
   it('reads the running kernel through /dev/mem with the 14 preset', () => {
     const config = loadConfig(`${ROOT}config/kvm_exporter.yml`);
-    expect(config.kvm).toEqual({ library: 'libkvm.so.7', execfile: null, corefile: '/dev/mem' });
+    expect(config.kvm).toEqual({ library: 'libkvm.so.7', execfile: null, corefile: '/dev/mem', ctf: 'auto' });
     expect(config.counters.map((entry) => entry.name)).toEqual(presetConfig('freebsd-14-amd64').counters.map((entry) => entry.name));
     expect(config.collectors).toEqual({
       counters: true, variables: true, dpcpu: true, pcpu: true, processes: true, cpus: true, loadavg: true, swap: true,

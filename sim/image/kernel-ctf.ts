@@ -1,0 +1,141 @@
+/**
+ * The simulated kernel's execfile: an ELF file with a `.SUNW_ctf` section
+ * describing the structs the simulator lays out (struct vmmeter, struct
+ * pcpu, udpstat, ipstat, struct vnet, ...) and the variables of its symbol
+ * table, a `.symtab` mapping those variables to their CTF types, and an
+ * NT_GNU_BUILD_ID note, as a GENERIC kernel built WITH_CTF has. Offsets are
+ * the simulator's own (kernel-layout.ts, format.ts), written from FreeBSD's
+ * headers: sys/sys/vmmeter.h, sys/sys/pcpu.h, sys/netinet/udp_var.h,
+ * sys/netinet/ip_var.h, sys/net/vnet.h, sys/sys/_counter.h.
+ */
+import { writeFileSync } from 'node:fs';
+import { CTF_INT_CHAR, CTF_INT_SIGNED, CtfWriter, type MemberSpec } from './ctf-writer.js';
+import { SHN_ABS, SHT_NOTE, SHT_PROGBITS, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STT_OBJECT, buildIdNote, encodeSymbols, writeElf64, type SymbolSpec } from './elf-writer.js';
+import { CPUSTATES, PCPU_SIZE, Pcpu, Vnet } from './format.js';
+import { IPSTAT_FIELDS, SFSTAT_FIELDS, UDPSTAT_FIELDS, VMMETER_COUNTERS, VMMETER_SIZE, VMMETER_UINTS, VMMETER_UINTS_OFFSET } from './kernel-layout.js';
+import type { KernelManifest } from './manifest.js';
+
+/** The build id the simulated kernel's file carries. */
+export const SIM_BUILD_ID = '6b766d5f6578706f727465722d73696d2d6b65726e';
+
+interface Types {
+  readonly int: number;
+  readonly u_int: number;
+  readonly long: number;
+  readonly uint64_t: number;
+  readonly uintptr_t: number;
+  readonly counter: number;
+}
+
+/** CTF v3 (FreeBSD 14+) for the simulator's structs, and one object slot per variable of `variables`, in order. */
+export function simKernelCtf(variables: readonly string[]): Buffer {
+  const w = new CtfWriter(3);
+  const t = baseTypes(w);
+  const structs = {
+    vmmeter: vmmeter(w, t),
+    pcpu: pcpu(w, t),
+    udpstat: u64Struct(w, 'udpstat', UDPSTAT_FIELDS, t),
+    ipstat: u64Struct(w, 'ipstat', IPSTAT_FIELDS, t),
+    vnet: vnet(w, t),
+  };
+  const variableTypes: Record<string, number> = {
+    vm_cnt: structs.vmmeter,
+    hz: t.int,
+    stathz: t.int,
+    ticks: t.int,
+    nprocs: t.int,
+    mp_ncpus: t.int,
+    mp_maxcpus: t.int,
+    mp_maxid: t.u_int,
+    sfstat: w.array(t.counter, t.long, SFSTAT_FIELDS.length),
+    pqstate_commit_retries: t.counter,
+    object_collapses: t.counter,
+    vnet0: w.pointer(structs.vnet),
+  };
+  for (const name of variables) w.object(variableTypes[name] ?? 0);
+  return w.build({ label: 'kvm_exporter simulated FreeBSD 14 amd64' });
+}
+
+function baseTypes(w: CtfWriter): Types {
+  const int = w.integer('int', 4, { flags: CTF_INT_SIGNED });
+  const uint = w.integer('unsigned int', 4);
+  const long = w.integer('long', 8, { flags: CTF_INT_SIGNED });
+  const ulong = w.integer('unsigned long', 8);
+  w.integer('char', 1, { flags: CTF_INT_SIGNED | CTF_INT_CHAR });
+  const uint64_t = w.typedef('uint64_t', ulong);
+  // sys/sys/_counter.h: typedef uint64_t *counter_u64_t;
+  const counter = w.typedef('counter_u64_t', w.pointer(uint64_t));
+  return { int, u_int: w.typedef('u_int', uint), long, uint64_t, uintptr_t: w.typedef('uintptr_t', ulong), counter };
+}
+
+function vmmeter(w: CtfWriter, t: Types): number {
+  const members: MemberSpec[] = [
+    ...VMMETER_COUNTERS.map((name, i) => ({ name, type: t.counter, bitOffset: 64 * i })),
+    ...VMMETER_UINTS.map(([name], i) => ({ name, type: t.u_int, bitOffset: 8 * (VMMETER_UINTS_OFFSET + 4 * i) })),
+  ];
+  return w.aggregate('struct', 'vmmeter', VMMETER_SIZE, members);
+}
+
+function pcpu(w: CtfWriter, t: Types): number {
+  const thread = w.pointer(w.forward('thread'));
+  const id = w.aggregate('struct', 'pcpu', PCPU_SIZE);
+  w.setMembers(id, [
+    { name: 'pc_curthread', type: thread, bitOffset: 0 },
+    { name: 'pc_idlethread', type: thread, bitOffset: 64 },
+    { name: 'pc_switchtime', type: t.uint64_t, bitOffset: 8 * Pcpu.switchtime },
+    { name: 'pc_switchticks', type: t.int, bitOffset: 8 * 56 },
+    { name: 'pc_cpuid', type: t.u_int, bitOffset: 8 * Pcpu.cpuid },
+    { name: 'pc_cp_time', type: w.array(t.long, t.long, CPUSTATES), bitOffset: 8 * Pcpu.cpTime },
+    { name: 'pc_dynamic', type: t.uintptr_t, bitOffset: 8 * Pcpu.dynamic },
+    { name: 'pc_prvspace', type: w.pointer(id), bitOffset: 8 * Pcpu.prvspace },
+  ]);
+  return id;
+}
+
+function u64Struct(w: CtfWriter, name: string, fields: readonly string[], t: Types): number {
+  return w.aggregate('struct', name, 8 * fields.length, fields.map((field, i) => ({ name: field, type: t.uint64_t, bitOffset: 64 * i })));
+}
+
+/** struct vnet (sys/net/vnet.h): LIST_ENTRY(vnet) vnet_le first, an unnamed struct of two pointers. */
+function vnet(w: CtfWriter, t: Types): number {
+  const id = w.aggregate('struct', 'vnet', Vnet.size);
+  const self = w.pointer(id);
+  const entry = w.aggregate('struct', '', 16, [
+    { name: 'le_next', type: self, bitOffset: 0 },
+    { name: 'le_prev', type: w.pointer(self), bitOffset: 64 },
+  ]);
+  w.setMembers(id, [
+    { name: 'vnet_le', type: entry, bitOffset: 0 },
+    { name: 'vnet_magic_n', type: t.u_int, bitOffset: 8 * Vnet.magicN },
+    { name: 'vnet_ifcnt', type: t.u_int, bitOffset: 8 * 20 },
+    { name: 'vnet_sockcnt', type: t.u_int, bitOffset: 8 * 24 },
+    { name: 'vnet_state', type: t.u_int, bitOffset: 8 * 28 },
+    { name: 'vnet_data_mem', type: w.pointer(0), bitOffset: 8 * 32 },
+    { name: 'vnet_data_base', type: t.uintptr_t, bitOffset: 8 * Vnet.dataBase },
+  ]);
+  return id;
+}
+
+/** Writes the execfile for a simulated kernel: its data symbols (from the manifest) typed by CTF. */
+export function writeSimKernelFile(path: string, manifest: KernelManifest): void {
+  const names = Object.keys(manifest.symbols).filter((name) => !name.startsWith('pcpu_entry_') && !name.startsWith('vnet_entry_'));
+  const symbols: SymbolSpec[] = names.map((name) => ({
+    name,
+    type: STT_OBJECT,
+    bind: STB_GLOBAL,
+    // Absolute symbols at their kernel addresses: the file is never loaded, only read for types.
+    shndx: SHN_ABS,
+    value: BigInt(manifest.symbols[name]!.address),
+    size: manifest.symbols[name]!.size,
+  }));
+  const { symtab, strtab } = encodeSymbols(symbols);
+  writeFileSync(
+    path,
+    writeElf64([
+      { name: '.note.gnu.build-id', type: SHT_NOTE, data: buildIdNote(SIM_BUILD_ID), addralign: 4 },
+      { name: '.SUNW_ctf', type: SHT_PROGBITS, data: simKernelCtf(names), addralign: 4 },
+      { name: '.symtab', type: SHT_SYMTAB, data: symtab, link: 4, entsize: 24, addralign: 8 },
+      { name: '.strtab', type: SHT_STRTAB, data: strtab, addralign: 1 },
+    ]),
+  );
+}
