@@ -13,6 +13,7 @@ export {
   readDpcpu,
   readTopology,
   readZpcpu,
+  readZpcpuCopies,
   readZpcpuEach,
   readZpcpuRun,
   type CpuTopology,

@@ -153,6 +153,30 @@ export function readZpcpuEach(session: KvmSession, handle: bigint, length: numbe
   return out;
 }
 
+/**
+ * Every present CPU's copy, laid out as readZpcpuRun lays them: one read of
+ * the whole run, or one per CPU where that single read fails (a kernel whose
+ * per-CPU slab is not one run of pages). `onFallback` hears the single
+ * read's error once the copies have been read one by one; a copy that cannot
+ * be read fails both ways and throws its CPU's own error.
+ */
+export function readZpcpuCopies(
+  session: KvmSession,
+  handle: bigint,
+  length: number,
+  cpus: readonly number[],
+  into?: Buffer,
+  onFallback?: (runError: unknown) => void,
+): Buffer {
+  try {
+    return readZpcpuRun(session, handle, length, cpus[cpus.length - 1]!, into);
+  } catch (runError) {
+    const rows = readZpcpuEach(session, handle, length, cpus, into);
+    onFallback?.(runError);
+    return rows;
+  }
+}
+
 function strided(length: number, lastCpu: number, into: Buffer | undefined): Buffer {
   const size = ZPCPU_STRIDE * lastCpu + length;
   return into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);

@@ -11,7 +11,7 @@
  * spans over the present CPUs.
  */
 import type { MetricFamily, MetricSink, Series } from '../../exposition/family.js';
-import { ZPCPU_STRIDE, counterU64Fetch, readZpcpuEach, readZpcpuRun, type KvmSession } from '../../kvm/index.js';
+import { ZPCPU_STRIDE, counterU64Fetch, readZpcpuCopies, readZpcpuEach, type KvmSession } from '../../kvm/index.js';
 import type { Logger } from '../../log.js';
 import { FailureList, type CollectorFactory, type ScrapeContext } from '../framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from '../framework/config-entries.js';
@@ -107,14 +107,10 @@ class CountersCollector extends EntryCollector<Counter> {
     if (lastCpu === undefined) return Buffer.alloc(0);
     const into = this.rowBuffer(ZPCPU_STRIDE * lastCpu + span.length);
     if (this.readPerCpu.has(span)) return readZpcpuEach(this.session, span.first, span.length, cpus, into);
-    try {
-      return readZpcpuRun(this.session, span.first, span.length, lastCpu, into);
-    } catch (runError) {
-      const rows = readZpcpuEach(this.session, span.first, span.length, cpus, into);
+    return readZpcpuCopies(this.session, span.first, span.length, cpus, into, (runError) => {
       if (this.readPerCpu.size === 0) this.logFallback(span, lastCpu, runError);
       this.readPerCpu.add(span);
-      return rows;
-    }
+    });
   }
 
   /** Info, not a warning: every value is still read, only with more calls. */

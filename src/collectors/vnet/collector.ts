@@ -20,15 +20,14 @@ import {
   HOST_JAIL,
   HOST_JID,
   ZPCPU_STRIDE,
-  readZpcpuEach,
-  readZpcpuRun,
+  readZpcpuCopies,
   stackStillValid,
   walkNetworkStacks,
   type KvmSession,
   type NetworkStack,
   type VnetLayouts,
 } from '../../kvm/index.js';
-import { WORDS_PER_CPU, copyAt, int32Words, planSpans, total, type Span } from '../counters/spans.js';
+import { WORDS_PER_CPU, copyAt, int32Words, planSpans, total } from '../counters/spans.js';
 import { FailureList, type CollectorFactory, type EntryReport, type ScrapeContext } from '../framework/collector.js';
 import { EntryCollector, resolveEntries, type Resolved } from '../framework/config-entries.js';
 import { itemBytes, itemMetrics, resolveVnetCounter, resolveVnetVariable, type VnetCounter, type VnetItem } from './entries.js';
@@ -155,7 +154,7 @@ class VnetCollector extends EntryCollector<VnetItem> {
     for (const span of lastCpu === undefined ? [] : planSpans(members)) {
       const size = ZPCPU_STRIDE * lastCpu! + span.length;
       if (this.rows.length < size) this.rows = Buffer.allocUnsafeSlow(size);
-      const words = int32Words(this.readEveryCopy(span, cpus));
+      const words = int32Words(readZpcpuCopies(this.session, span.first, span.length, cpus, this.rows));
       for (const { counter, offset } of span.members) {
         let sum = 0;
         for (let c = 0; c < cpus.length; c++) {
@@ -169,18 +168,6 @@ class VnetCollector extends EntryCollector<VnetItem> {
     return { sums, ...(percpu && { percpu }) };
   }
 
-  /**
-   * Every present CPU's copy of a span, CPU c's at c * ZPCPU_STRIDE: one
-   * kvm_read_zpcpu for the whole run of pages, or one per CPU where that
-   * single read fails (counters/collector.ts, readSpan, says why).
-   */
-  private readEveryCopy(span: Span<{ readonly handle: bigint }>, cpus: readonly number[]): Buffer {
-    try {
-      return readZpcpuRun(this.session, span.first, span.length, cpus[cpus.length - 1]!, this.rows);
-    } catch {
-      return readZpcpuEach(this.session, span.first, span.length, cpus, this.rows);
-    }
-  }
 
   /** One family per element: the first max_series stacks by name, the rest summed as "other". */
   private emit(sink: MetricSink, readings: readonly { stack: NetworkStack; values: (Reading | undefined)[] }[], cpus: readonly number[]): void {
