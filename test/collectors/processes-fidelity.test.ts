@@ -94,7 +94,7 @@ describe('a live kernel with security.bsd.see_other_uids=0', () => {
 });
 
 describe('hidden processes in the log', () => {
-  it('warns once when kvm_processes_hidden becomes non-zero and says once when it is back to 0', async () => {
+  it('says once when kvm_processes_hidden becomes non-zero and says once when it is back to 0', async () => {
     const table = [proc(1, 'init', 1, 0), proc(20, 'exporter', 1, 1001), proc(21, 'sshd', 1, 22)];
     kernel = makeKernel({ cpus: [0, 1], processes: table });
     const image = kernel.open();
@@ -108,12 +108,12 @@ describe('hidden processes in the log', () => {
       image.setHideOtherUids(1001);
       expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(2);
       expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(2);
-      expect(hiddenLines().map((l) => [l.level, l.hidden, l.nprocs])).toEqual([['warn', 2, 3]]);
+      expect(hiddenLines().map((l) => [l.level, l.hidden, l.nprocs])).toEqual([['info', 2, 3]]);
       expect(hiddenLines()[0]!.msg).toMatch(/p_cansee hides the rest from this user \(security\.bsd\.see_other_uids=0/);
       image.setHideOtherUids(undefined);
       expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(0);
       expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(0);
-      expect(hiddenLines().map((l) => [l.level, l.hidden ?? null, l.nprocs])).toEqual([['warn', 2, 3], ['info', null, 3]]);
+      expect(hiddenLines().map((l) => [l.level, l.hidden ?? null, l.nprocs])).toEqual([['info', 2, 3], ['info', null, 3]]);
       expect(hiddenLines()[1]!.msg).toBe('kvm_getprocs returns every process again: kvm_processes_hidden is back to 0');
     } finally {
       await run.close();
