@@ -68,6 +68,7 @@ function entryLine(
 ): string {
   const where = entry.address === undefined ? '' : ` at 0x${entry.address.toString(16)}`;
   if (entry.problem) return `FAIL   ${entry.key} ${entry.source}: ${entry.problem}`;
+  if (entry.unavailable) return `ok     ${entry.key} ${entry.source}: ${entry.unavailable}`;
   const error = failed.get(entry.key);
   if (error) return `FAIL   ${entry.key} ${entry.source}${where}: ${error}`;
   const samples = entry.metrics.map((metric) => sampleText(metric, families.get(metric)));

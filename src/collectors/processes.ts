@@ -19,6 +19,7 @@ import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition
 import type { VnetsConfig } from '../config/types.js';
 import { HOST_JAIL, KERN_PROC, PROC_STATES, getProcs, readJailNames, type KinfoProcList, type KvmSession } from '../kvm/index.js';
 import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
+import { HiddenProcessesLog } from './hidden-processes.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
 /**
@@ -33,8 +34,8 @@ export const processesCollector: CollectorFactory = {
   name: 'processes',
   defaultEnabled: true,
   description: 'process and thread counts by state, optionally by jail, user and command (kvm_getprocs)',
-  create({ session, config }) {
-    return new ProcessesCollector(session, config.processes, config.vnets);
+  create({ session, config, logger }) {
+    return new ProcessesCollector(session, config.processes, config.vnets, new HiddenProcessesLog(logger));
   },
 };
 
@@ -46,13 +47,14 @@ class ProcessesCollector implements Collector {
     private readonly session: KvmSession,
     private readonly config: ProcessesConfig,
     private readonly vnets: VnetsConfig,
+    private readonly hiddenLog: HiddenProcessesLog,
   ) {}
 
   update(sink: MetricSink, scrape: ScrapeContext): void {
     const live = this.session.isLive();
     const procs = getProcs(this.session, KERN_PROC.PROC);
     sink.add(stateFamily(PROCESSES_METRICS.processes, procs));
-    if (live) sink.add(hiddenFamily(this.kernelNprocs() - procs.count));
+    if (live) sink.add(this.hiddenProcesses(procs.count));
     this.emitBreakdowns(sink, procs);
     const expectedThreads = live ? undefined : threadTotal(procs);
     scrape.checkDeadline();
@@ -78,6 +80,12 @@ class ProcessesCollector implements Collector {
     } catch {
       return new Map([[0, HOST_JAIL]]);
     }
+  }
+
+  private hiddenProcesses(returned: number): MetricFamily {
+    const nprocs = this.kernelNprocs();
+    this.hiddenLog.observe(nprocs - returned, nprocs);
+    return hiddenFamily(nprocs - returned);
   }
 
   /** The kernel's count of every process, visible to this caller or not (sys/kern/kern_fork.c). */

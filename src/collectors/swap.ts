@@ -7,7 +7,6 @@ import { SWAP_METRICS } from '../exposition/builtin-metrics.js';
 import type { MetricSink, Series } from '../exposition/family.js';
 import { getSwapInfo, type KvmSession, type SwapSpace } from '../kvm/index.js';
 import type { Collector, CollectorFactory, EntryReport } from './framework/collector.js';
-import { leftOutOf } from './framework/config-entries.js';
 
 /**
  * PAGE_SIZE on amd64 (sys/amd64/include/param.h), the unit of ksw_used and
@@ -22,38 +21,38 @@ export const swapCollector: CollectorFactory = {
   defaultEnabled: true,
   description: 'swap space per device and in total (kvm_getswapinfo)',
   create({ session }) {
-    return new SwapCollector(session, session.isLive() ? undefined : dumpProblem(session));
+    return new SwapCollector(session, session.isLive() ? undefined : unavailableOnDump(session));
   },
 };
-
-const METRICS = [SWAP_METRICS.total.name, SWAP_METRICS.used.name];
 
 /**
  * On a crash dump libkvm walks swtailq and needs the kernel variable
  * dmmax, which FreeBSD 13+ no longer has (vm.dmmax reads nsw_cluster_max,
- * sys/vm/swap_pager.c), so kvm_getswapinfo fails on every such dump: the
- * swap series are left out with the reason instead of failing each scrape.
+ * sys/vm/swap_pager.c; lib/libkvm/kvm_getswapinfo.c kvm_getswapinfo_kvm
+ * fails with "unable to find dmmax"), so no 13+ dump has swap figures. As
+ * node_exporter leaves out what a platform cannot give, the collector then
+ * publishes nothing and says why in `check`, without failing `once` on
+ * every dump; an older dump that has dmmax is read as usual.
  */
-function dumpProblem(session: KvmSession): EntryReport | undefined {
+function unavailableOnDump(session: KvmSession): EntryReport | undefined {
   try {
     getSwapInfo(session);
     return undefined;
   } catch (err) {
-    const reason = `${(err as Error).message} (a crash dump: libkvm reads swap through _swtailq and _dmmax, and FreeBSD 13+ has no dmmax)`;
-    return { key: 'swap', source: 'kvm_getswapinfo', metrics: METRICS, problem: reason };
+    const reason = `not available on this crash dump: ${(err as Error).message} (libkvm reads a dump's swap through _swtailq and _dmmax, and FreeBSD 13+ has no dmmax); no swap series are published`;
+    return { key: 'swap', source: 'kvm_getswapinfo', metrics: [], unavailable: reason };
   }
 }
 
 class SwapCollector implements Collector {
   readonly entries: readonly EntryReport[];
-  readonly leftOut: readonly string[];
+  readonly leftOut: readonly string[] = [];
 
   constructor(
     private readonly session: KvmSession,
     private readonly unavailable: EntryReport | undefined,
   ) {
     this.entries = unavailable === undefined ? [] : [unavailable];
-    this.leftOut = leftOutOf(this.entries);
   }
 
   update(sink: MetricSink): void {

@@ -75,8 +75,7 @@ describe('a live kernel', () => {
 describe('a crash dump', () => {
   it('is read with an execfile: every collector succeeds and promtool accepts the scrape', async () => {
     const { k, image } = build({ cpus: [0, 2, 3], mpMaxcpus: 8, live: false, loadavg: [0.5, 0.25, 0.125] });
-    // kvm_getswapinfo cannot read a FreeBSD 13+ dump (no _dmmax): see the swap test below.
-    const config = writeKvmConfig(k, 'preset: freebsd-14-amd64\ncollectors: { swap: false }\nprocesses:\n  by_user: { enabled: true }\n', { execfile: fakeKernelFile(k) });
+    const config = writeKvmConfig(k, 'preset: freebsd-14-amd64\nprocesses:\n  by_user: { enabled: true }\n', { execfile: fakeKernelFile(k) });
     const result = await runCli(['once', '--config.file', config]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -103,20 +102,30 @@ describe('a crash dump', () => {
 
   it('takes the execfile from --kvm.execfile as well', async () => {
     const { k, image } = build({ cpus: [0, 1], live: false });
-    const result = await runCli(['once', '--config.file', writeKvmConfig(k, '', {}), '--kvm.execfile', fakeKernelFile(k), '--no-collector.swap']);
+    const result = await runCli(['once', '--config.file', writeKvmConfig(k, '', {}), '--kvm.execfile', fakeKernelFile(k)]);
     expect(result.code).toBe(0);
     expect(valueOf(parseExposition(result.stdout), 'kvm_up')).toBe(1);
     image.close();
   });
 
-  it('leaves swap out with libkvm\'s reason: kvm_getswapinfo needs _dmmax, which FreeBSD 13+ kernels lack', async () => {
-    const { k, image } = build({ cpus: [0, 1], live: false });
-    const result = await runCli(['once', '--config.file', writeKvmConfig(k, '', {}), '--kvm.execfile', fakeKernelFile(k)]);
-    expect(result.code).toBe(1);
+  it('publishes no swap series and still exits 0: kvm_getswapinfo needs _dmmax, which FreeBSD 13+ kernels lack', async () => {
+    const { k, image } = build({ cpus: [0, 1], live: false, swap: [{ name: 'ada0p3', blocks: 65_536, used: 100 }] });
+    const config = writeKvmConfig(k, '', {});
+    const result = await runCli(['once', '--config.file', config, '--kvm.execfile', fakeKernelFile(k)]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
     const scrape = parseExposition(result.stdout);
-    expect(valueOf(scrape, 'kvm_scrape_collector_success', { collector: 'swap' })).toBe(0);
+    expect(valueOf(scrape, 'kvm_scrape_collector_success', { collector: 'swap' })).toBe(1);
     expect(valueOf(scrape, 'kvm_scrape_collector_success', { collector: 'processes' })).toBe(1);
-    expect(result.stderr).toContain('kvm_getswapinfo(kd, swap_ary, 16, 0) failed: unable to find dmmax');
+    expect(samplesOf(scrape, 'kvm_swap_total_bytes')).toEqual([]);
+    expect(samplesOf(scrape, 'kvm_swap_used_bytes')).toEqual([]);
+    const check = await runCli(['check', '--config.file', config, '--kvm.execfile', fakeKernelFile(k)]);
+    expect(check.code).toBe(0);
+    expect(check.stdout.split('\n').filter((l) => l.includes('swap'))).toEqual([
+      'ok   collector swap: 0 families, 0 series',
+      'ok     swap kvm_getswapinfo: not available on this crash dump: kvm_getswapinfo(kd, swap_ary, 16, 0) failed: unable to find dmmax ' +
+        "(libkvm reads a dump's swap through _swtailq and _dmmax, and FreeBSD 13+ has no dmmax); no swap series are published",
+    ]);
     image.close();
   });
 });

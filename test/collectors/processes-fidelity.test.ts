@@ -11,9 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProcState, type KinfoProcess } from '../../sim/image/kinfo.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Exporter } from '../../src/exporter/exporter.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { fakeKernelFile, writeKvmConfig } from '../cli/helpers.js';
-import { forgetPcpuCache, parseFamilies } from '../exporter/harness.js';
+import { forgetPcpuCache, openExporter, parseFamilies } from '../exporter/harness.js';
 import { byLabel, samplesOf, valueOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 
@@ -88,6 +88,35 @@ describe('a live kernel with security.bsd.see_other_uids=0', () => {
       expect(byLabel(after.scrape, 'kvm_processes', 'state').get('sleeping')).toBe(2);
       expect(valueOf(after.scrape, 'kvm_processes_hidden')).toBe(3);
     } finally {
+      image.close();
+    }
+  });
+});
+
+describe('hidden processes in the log', () => {
+  it('says once when kvm_processes_hidden becomes non-zero and says once when it is back to 0', async () => {
+    const table = [proc(1, 'init', 1, 0), proc(20, 'exporter', 1, 1001), proc(21, 'sshd', 1, 22)];
+    kernel = makeKernel({ cpus: [0, 1], processes: table });
+    const image = kernel.open();
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'debug', format: 'json', stream: { write: (line: string) => lines.push(JSON.parse(line)) } });
+    const run = await openExporter(kernel, ONLY_PROCESSES, { enabled: ['processes'], logger });
+    const hiddenLines = () => lines.filter((l) => String(l.msg).includes('kvm_getprocs returns'));
+    try {
+      expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(0);
+      expect(hiddenLines()).toEqual([]);
+      image.setHideOtherUids(1001);
+      expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(2);
+      expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(2);
+      expect(hiddenLines().map((l) => [l.level, l.hidden, l.nprocs])).toEqual([['info', 2, 3]]);
+      expect(hiddenLines()[0]!.msg).toMatch(/p_cansee hides the rest from this user \(security\.bsd\.see_other_uids=0/);
+      image.setHideOtherUids(undefined);
+      expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(0);
+      expect(valueOf(await run.scrape(), 'kvm_processes_hidden')).toBe(0);
+      expect(hiddenLines().map((l) => [l.level, l.hidden ?? null, l.nprocs])).toEqual([['info', 2, 3], ['info', null, 3]]);
+      expect(hiddenLines()[1]!.msg).toBe('kvm_getprocs returns every process again: kvm_processes_hidden is back to 0');
+    } finally {
+      await run.close();
       image.close();
     }
   });

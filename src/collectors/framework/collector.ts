@@ -42,6 +42,12 @@ export interface EntryReport {
   readonly metrics: readonly string[];
   /** Why the entry was left out, when it was. */
   readonly problem?: string;
+  /**
+   * Why the entry reads nothing on this kernel by design (swap on a FreeBSD
+   * 13+ crash dump): not a problem, so it neither fails the collector nor
+   * counts as left out; `check` prints it as a note.
+   */
+  readonly unavailable?: string;
 }
 
 export interface Collector {
