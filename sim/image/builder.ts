@@ -13,6 +13,7 @@
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 
 import {
+  ARGS_INDEX_ENTRY_SIZE,
   COUNTER_SIZE,
   COUNTER_SLAB_BYTES,
   CONTROL_MAGIC,
@@ -53,6 +54,8 @@ export interface ImageBuilderOptions {
   live: boolean;
   /** How many kinfo_proc records the process area holds. */
   procCapacity: number;
+  /** Bytes of the argument heap (kvm_getargv's p_args), after the index of one entry per record; none without. */
+  argsHeapBytes?: number;
 }
 
 export class ImageBuilder {
@@ -62,9 +65,12 @@ export class ImageBuilder {
   /** The same segments sorted by kva, for lookups. */
   private readonly byKva: ImageSegment[] = [];
   private readonly procArea: Buffer;
+  private readonly argsArea: Buffer;
 
   constructor(private readonly options: ImageBuilderOptions) {
     this.procArea = Buffer.alloc(options.procCapacity * KINFO_PROC_SIZE);
+    const heap = options.argsHeapBytes;
+    this.argsArea = heap === undefined ? Buffer.alloc(0) : Buffer.alloc(options.procCapacity * ARGS_INDEX_ENTRY_SIZE + heap);
   }
 
   /** Maps [kva, kva + size) as zeroed kernel memory; size is page-aligned. */
@@ -152,6 +158,12 @@ export class ImageBuilder {
     records.copy(this.procArea);
   }
 
+  /** Puts the argument area (encodeArgsArea) in place. */
+  setProcessArgs(area: Buffer): void {
+    if (area.length !== this.argsArea.length) throw new RangeError(`an argument area of ${area.length} bytes, the image's is ${this.argsArea.length}`);
+    area.copy(this.argsArea);
+  }
+
   /** Writes the image and a fresh control file; each replaces any old file atomically. */
   write(path: string): void {
     writeAtomically(path, (fd) => this.writeImage(fd));
@@ -166,7 +178,8 @@ export class ImageBuilder {
     const dataOff = pageAlign(segtabOff + this.segments.length * SEGMENT_ENTRY_SIZE);
     const segOffsets = this.segmentFileOffsets(dataOff);
     const procsOff = segOffsets.end;
-    const header = this.header({ symtabOff, strtabOff, strtabSize: strtab.bytes.length, segtabOff, procsOff });
+    const argsOff = procsOff + this.procArea.length;
+    const header = this.header({ symtabOff, strtabOff, strtabSize: strtab.bytes.length, segtabOff, procsOff, argsOff });
     let pos = 0;
     const put = (buf: Buffer): void => {
       writeSync(fd, buf, 0, buf.length, pos);
@@ -179,6 +192,7 @@ export class ImageBuilder {
     pos = dataOff;
     this.segments.forEach((s) => put(s.data));
     put(this.procArea);
+    put(this.argsArea);
   }
 
   private segmentFileOffsets(start: number): { offsets: number[]; end: number } {
@@ -191,7 +205,7 @@ export class ImageBuilder {
     return { offsets, end: at };
   }
 
-  private header(o: { symtabOff: number; strtabOff: number; strtabSize: number; segtabOff: number; procsOff: number }): Buffer {
+  private header(o: { symtabOff: number; strtabOff: number; strtabSize: number; segtabOff: number; procsOff: number; argsOff: number }): Buffer {
     const h = Buffer.alloc(HEADER_SIZE);
     h.write(IMAGE_MAGIC, Header.magic, 'latin1');
     h.writeUInt32LE(IMAGE_VERSION, Header.version);
@@ -206,6 +220,8 @@ export class ImageBuilder {
     h.writeBigUInt64LE(BigInt(o.segtabOff), Header.segtabOff);
     h.writeBigUInt64LE(BigInt(o.procsOff), Header.procsOff);
     h.writeUInt32LE(this.options.procCapacity, Header.procCapacity);
+    h.writeBigUInt64LE(BigInt(o.argsOff), Header.argsOff);
+    h.writeBigUInt64LE(BigInt(this.argsArea.length), Header.argsSize);
     return h;
   }
 

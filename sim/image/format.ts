@@ -36,7 +36,13 @@ export const Header = {
   procsOff: 64,
   procCapacity: 72,
   reserved: 76,
+  /** The argument area (each process's p_args, for kvm_getargv): offset and size, 0 when there is none. */
+  argsOff: 80,
+  argsSize: 88,
 } as const;
+
+/** The argument area starts with one (u32 heap offset, u32 length) entry per kinfo_proc record. */
+export const ARGS_INDEX_ENTRY_SIZE = 8;
 
 export const SYMBOL_ENTRY_SIZE = 24;
 /** Byte offsets inside one symbol table entry. */

@@ -19,7 +19,7 @@
  */
 import { type CounterLayout, CounterSlabs, ImageBuilder } from './builder.js';
 import { CPUSTATES, FSCALE, Loadavg, NType, PCPU_SIZE, PAGE_SIZE, Pcpu, VNET_MAGIC_N, Vnet, hex, u64 } from './format.js';
-import { type KinfoProcess, encodeProcesses, recordCount } from './kinfo.js';
+import { type KinfoProcess, argsBytes, encodeArgsArea, encodeProcesses, recordCount } from './kinfo.js';
 import {
   CPU_TICK_FREQUENCY,
   HZ,
@@ -76,6 +76,8 @@ export interface FreeBsdKernelSpec {
   processes?: readonly KinfoProcess[];
   /** Records the process area holds (default: 4x the table, at least 1024). */
   procCapacity?: number;
+  /** Bytes of the argument heap (default: 4x the table's arguments, at least 64 KiB). */
+  argsHeapBytes?: number;
   /** N more counters in kvmsim_extra_counters[], for benchmarks. */
   extraCounters?: ExtraCounters;
   /** Load averages (default 0.42, 0.37, 0.30). */
@@ -340,6 +342,7 @@ function writeScalars(l: Layout): void {
   b.writeI32(addr(b, 'nprocs'), s.processes.length);
   b.writeU32(addr(b, 'nprocs_records'), recordCount(s.processes));
   b.setProcessRecords(encodeProcesses(s.processes));
+  b.setProcessArgs(encodeArgsArea(s.processes, s.procCapacity, s.argsHeapBytes));
 }
 
 /**
@@ -381,6 +384,7 @@ function resolveSpec(spec: FreeBsdKernelSpec): Layout['spec'] {
     live: spec.live ?? true,
     processes,
     procCapacity: spec.procCapacity ?? Math.max(1024, 4 * records),
+    argsHeapBytes: spec.argsHeapBytes ?? Math.max(64 * 1024, 4 * argsBytes(processes)),
     extraCounters: spec.extraCounters,
     loadavg: spec.loadavg ?? [0.42, 0.37, 0.3],
     vimage: spec.vimage ?? true,
@@ -435,7 +439,7 @@ function manifestOf(path: string, l: Layout, counterSlabs: number, dpcpu: [bigin
 export function buildFreeBsdKernel(path: string, spec: FreeBsdKernelSpec = {}): KernelManifest {
   const resolved = resolveSpec(spec);
   const maxid = Math.max(...resolved.cpus);
-  const builder = new ImageBuilder({ live: resolved.live, procCapacity: resolved.procCapacity });
+  const builder = new ImageBuilder({ live: resolved.live, procCapacity: resolved.procCapacity, argsHeapBytes: resolved.argsHeapBytes });
   const l: Layout = { spec: resolved, maxid, builder, counters: [], dpcpuAreas: new Map(), vnetDataBase: 0n };
   placeVariables(builder, variables(resolved.mpMaxcpus, resolved.extraCounters?.count ?? 0, resolved.vimage));
   const dpcpu = placeLinkerSet(builder, 'set_pcpu', Kva.setPcpu, SET_PCPU_ENTRIES);

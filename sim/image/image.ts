@@ -13,6 +13,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 
 import {
+  ARGS_INDEX_ENTRY_SIZE,
   CONTROL_SIZE,
   Control,
   CPUSTATES,
@@ -33,7 +34,7 @@ import {
   u64,
 } from './format.js';
 import { Swdevt } from './kernel-layout.js';
-import { type KinfoProcess, decodeProcesses, encodeProcesses, recordCount } from './kinfo.js';
+import { type KinfoProcess, decodeArgsArea, decodeProcesses, encodeArgsArea, encodeProcesses, recordCount } from './kinfo.js';
 
 export interface ImageSymbolInfo {
   value: bigint;
@@ -63,6 +64,9 @@ export class KernelImage {
   private readonly symbols = new Map<string, ImageSymbolInfo>();
   private readonly segments: Segment[] = [];
   private readonly procsOff: number;
+  /** The argument area: where it is, and its heap's size after the index. */
+  private readonly argsOff: number;
+  private readonly argsHeapBytes: number;
   private readonly ctlFd: number | undefined;
 
   private constructor(
@@ -74,6 +78,8 @@ export class KernelImage {
     this.live = (header.readUInt32LE(Header.flags) & FLAG_LIVE) !== 0;
     this.procCapacity = header.readUInt32LE(Header.procCapacity);
     this.procsOff = Number(header.readBigUInt64LE(Header.procsOff));
+    this.argsOff = Number(header.readBigUInt64LE(Header.argsOff));
+    this.argsHeapBytes = Math.max(0, Number(header.readBigUInt64LE(Header.argsSize)) - this.procCapacity * ARGS_INDEX_ENTRY_SIZE);
     this.loadSymbols(header);
     this.loadSegments(header);
     this.ctlFd = existsSync(controlPath(path)) ? openSync(controlPath(path), 'r+') : undefined;
@@ -261,12 +267,15 @@ export class KernelImage {
   /** The current process table, decoded from the process area. */
   readProcesses(): KinfoProcess[] {
     const n = this.readU32(this.symbol('nprocs_records').value);
-    return decodeProcesses(readAt(this.fd, this.procsOff, n * KINFO_PROC_SIZE, this.path), n);
+    const procs = decodeProcesses(readAt(this.fd, this.procsOff, n * KINFO_PROC_SIZE, this.path), n);
+    if (this.argsHeapBytes === 0) return procs;
+    const area = readAt(this.fd, this.argsOff, this.procCapacity * ARGS_INDEX_ENTRY_SIZE + this.argsHeapBytes, this.path);
+    return decodeArgsArea(procs, area, this.procCapacity);
   }
 
   /**
-   * Replaces the process table: seq goes odd, the records, nprocs_records
-   * and nprocs change, seq goes even. Readers retry while seq is odd or
+   * Replaces the process table: seq goes odd, the records, their
+   * arguments, nprocs_records and nprocs change, seq goes even. Readers retry while seq is odd or
    * has moved, so they see the old table or the new one, never a mix.
    */
   replaceProcesses(procs: readonly KinfoProcess[]): void {
@@ -275,8 +284,10 @@ export class KernelImage {
       throw new RangeError(`${this.path}: ${records} kinfo_proc records exceed the process area capacity ${this.procCapacity}`);
     }
     const encoded = encodeProcesses(procs);
+    const args = this.argsHeapBytes === 0 ? undefined : encodeArgsArea(procs, this.procCapacity, this.argsHeapBytes);
     this.withSeqlock(() => {
       writeAt(this.fd, this.procsOff, encoded);
+      if (args !== undefined) writeAt(this.fd, this.argsOff, args);
       this.writeU32(this.symbol('nprocs_records').value, records);
       if (this.hasSymbol('nprocs')) this.writeI32(this.symbol('nprocs').value, procs.length);
     });

@@ -9,7 +9,7 @@
  * repeated on every thread's record, as fill_kinfo_proc does; ki_runtime is
  * the process total on the first record and the thread's own on the others.
  */
-import { KINFO_PROC_SIZE } from './format.js';
+import { ARGS_INDEX_ENTRY_SIZE, KINFO_PROC_SIZE } from './format.js';
 
 /** Field offsets inside struct kinfo_proc on amd64. */
 export const KI_STRUCTSIZE = 0;
@@ -96,6 +96,13 @@ export interface KinfoProcess {
   startSec?: bigint;
   /** At least one thread; a zombie keeps one. */
   threads: KinfoThread[];
+  /**
+   * The command line as exec(2) received it (the kernel's p_args, which
+   * kvm_getargv reads through the kern.proc.args sysctl), each argument a
+   * string (UTF-8) or raw bytes. None for kernel processes and zombies,
+   * whose p_args is NULL (sys/kern/kern_exit.c frees it).
+   */
+  argv?: readonly (string | Uint8Array)[];
 }
 
 function writeCString(buf: Buffer, offset: number, size: number, text: string | Uint8Array, what: string): void {
@@ -159,6 +166,64 @@ export function encodeProcess(p: KinfoProcess): Buffer {
 
 export function encodeProcesses(procs: readonly KinfoProcess[]): Buffer {
   return Buffer.concat(procs.map(encodeProcess));
+}
+
+/** p_args as the kernel stores it: every argument followed by a NUL. */
+export function encodeArgv(argv: readonly (string | Uint8Array)[]): Buffer {
+  return Buffer.concat(argv.flatMap((arg) => [typeof arg === 'string' ? Buffer.from(arg, 'utf8') : Buffer.from(arg), Buffer.alloc(1)]));
+}
+
+/**
+ * The image's argument area for these processes (sim/README.md): an index of
+ * `capacity` (offset, length) entries, one per record, with the process's
+ * arguments on its first record, then a heap of `heapBytes` bytes.
+ */
+export function encodeArgsArea(procs: readonly KinfoProcess[], capacity: number, heapBytes: number): Buffer {
+  const area = Buffer.alloc(capacity * ARGS_INDEX_ENTRY_SIZE + heapBytes);
+  let record = 0;
+  let heap = 0;
+  for (const p of procs) {
+    const args = p.argv === undefined ? Buffer.alloc(0) : encodeArgv(p.argv);
+    if (heap + args.length > heapBytes) throw new RangeError(`the arguments of pid ${p.pid} do not fit the ${heapBytes}-byte argument heap`);
+    area.writeUInt32LE(heap, record * ARGS_INDEX_ENTRY_SIZE);
+    area.writeUInt32LE(args.length, record * ARGS_INDEX_ENTRY_SIZE + 4);
+    args.copy(area, capacity * ARGS_INDEX_ENTRY_SIZE + heap);
+    heap += args.length;
+    record += p.threads.length;
+  }
+  return area;
+}
+
+/** The processes with their arguments from an argument area (the argv of each process's first record). */
+export function decodeArgsArea(procs: readonly KinfoProcess[], area: Buffer, capacity: number): KinfoProcess[] {
+  let record = 0;
+  return procs.map((p) => {
+    const off = area.readUInt32LE(record * ARGS_INDEX_ENTRY_SIZE);
+    const len = area.readUInt32LE(record * ARGS_INDEX_ENTRY_SIZE + 4);
+    record += p.threads.length;
+    if (len === 0) return p;
+    const bytes = area.subarray(capacity * ARGS_INDEX_ENTRY_SIZE + off, capacity * ARGS_INDEX_ENTRY_SIZE + off + len - 1);
+    return { ...p, argv: splitArgs(bytes) };
+  });
+}
+
+/** NUL-separated arguments; one that is not UTF-8 stays bytes. */
+function splitArgs(bytes: Buffer): (string | Uint8Array)[] {
+  const out: (string | Uint8Array)[] = [];
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0) continue;
+    const arg = bytes.subarray(start, i);
+    const text = arg.toString('utf8');
+    out.push(Buffer.from(text, 'utf8').equals(arg) ? text : new Uint8Array(arg));
+    start = i + 1;
+  }
+  return out;
+}
+
+/** The heap bytes these processes' arguments take. */
+export function argsBytes(procs: readonly KinfoProcess[]): number {
+  return procs.reduce((n, p) => n + (p.argv === undefined ? 0 : encodeArgv(p.argv).length), 0);
 }
 
 export function recordCount(procs: readonly KinfoProcess[]): number {

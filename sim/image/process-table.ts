@@ -5,7 +5,9 @@
  * waiting interrupt threads), host daemons, a web jail (jid 1: nginx and
  * php-fpm as uid 80, www), an application jail (jid 2: node and redis as
  * uid 1001), a login session, a few zombies, and one embryonic process that
- * the kernel's sysctl never reports. Deterministic for a given seed.
+ * the kernel's sysctl never reports. User processes have command lines
+ * (p_args, as setproctitle(3) leaves them for nginx, php-fpm and sshd);
+ * kernel processes and zombies have none. Deterministic for a given seed.
  */
 import { type KinfoProcess, type KinfoThread, ProcState, type ProcStateValue } from './kinfo.js';
 import { Xorshift32 } from './prng.js';
@@ -34,6 +36,8 @@ interface Template {
   nice?: number;
   /** A kernel process: no address space, parent 0. */
   kproc?: boolean;
+  /** The command line (p_args); by default the command alone. Kernel processes and zombies have none. */
+  argv?: readonly string[];
 }
 
 const { SIDL, SRUN, SSLEEP, SSTOP, SZOMB, SWAIT, SLOCK } = ProcState;
@@ -58,7 +62,7 @@ const INTR_THREADS = [
 
 const TEMPLATES: readonly Template[] = [
   { kproc: true, comm: 'kernel', uid: 0, jid: 0, threads: KERNEL_THREADS.length, stat: SSLEEP, wmesg: '-', threadNames: (i) => KERNEL_THREADS[i] ?? `kthread${i}` },
-  { comm: 'init', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'wait' },
+  { comm: 'init', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'wait', argv: ['/sbin/init'] },
   { kproc: true, comm: 'crypto', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'crypto_w' },
   { kproc: true, comm: 'crypto returns', uid: 0, jid: 0, threads: 'per-cpu', stat: SSLEEP, wmesg: 'crypto_r', threadNames: (i) => `crypto returns ${i}` },
   { kproc: true, comm: 'cam', uid: 0, jid: 0, threads: 3, stat: SSLEEP, wmesg: 'ccb_scan', threadNames: (i) => ['doneq0', 'async', 'scanner'][i] ?? 'cam' },
@@ -75,35 +79,35 @@ const TEMPLATES: readonly Template[] = [
   { kproc: true, comm: 'bufdaemon', uid: 0, jid: 0, threads: 3, stat: SSLEEP, wmesg: 'psleep', threadNames: (i) => ['bufdaemon', 'bufspacedaemon-0', 'bufspacedaemon-1'][i] ?? 'bufdaemon' },
   { kproc: true, comm: 'vnlru', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'vlruwt' },
   { kproc: true, comm: 'syncer', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'syncer' },
-  { comm: 'devd', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init' },
-  { comm: 'syslogd', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init' },
+  { comm: 'devd', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init', argv: ['/sbin/devd'] },
+  { comm: 'syslogd', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init', argv: ['/usr/sbin/syslogd', '-s'] },
   { comm: 'ntpd', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init' },
   { comm: 'cron', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'nanslp', ppidOf: 'init' },
-  { comm: 'sshd', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init' },
+  { comm: 'sshd', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init', argv: ['sshd: /usr/sbin/sshd [listener] 0 of 10-100 startups'] },
   { comm: 'sendmail', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'init' },
   { comm: 'getty', uid: 0, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'ttyin', copies: 3, ppidOf: 'init' },
-  { comm: 'node_exporter', uid: 0, jid: 0, threads: 12, stat: SSLEEP, wmesg: 'uwait', ppidOf: 'init' },
+  { comm: 'node_exporter', uid: 0, jid: 0, threads: 12, stat: SSLEEP, wmesg: 'uwait', ppidOf: 'init', argv: ['/usr/local/bin/node_exporter', '--web.listen-address=:9100'] },
   { comm: 'syslogd', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'select' },
   { comm: 'cron', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'nanslp' },
-  { comm: 'nginx', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'sigsusp' },
-  { comm: 'nginx', uid: 80, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'kqread', copies: 8, ppidOf: 'nginx' },
-  { comm: 'php-fpm', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'kqread' },
-  { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'accept', copies: 41, ppidOf: 'php-fpm' },
-  { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SRUN, ppidOf: 'php-fpm' },
+  { comm: 'nginx', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'sigsusp', argv: ['nginx: master process /usr/local/sbin/nginx'] },
+  { comm: 'nginx', uid: 80, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'kqread', copies: 8, ppidOf: 'nginx', argv: ['nginx: worker process'] },
+  { comm: 'php-fpm', uid: 0, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'kqread', argv: ['php-fpm: master process (/usr/local/etc/php-fpm.conf)'] },
+  { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SSLEEP, wmesg: 'accept', copies: 41, ppidOf: 'php-fpm', argv: ['php-fpm: pool www'] },
+  { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SRUN, ppidOf: 'php-fpm', argv: ['php-fpm: pool admin'] },
   { comm: 'php-fpm', uid: 80, jid: 1, threads: 1, stat: SZOMB, copies: 2, ppidOf: 'php-fpm' },
   { comm: 'syslogd', uid: 0, jid: 2, threads: 1, stat: SSLEEP, wmesg: 'select' },
-  { comm: 'redis-server', uid: 1001, jid: 2, threads: 8, stat: SSLEEP, wmesg: 'kqread' },
-  { comm: 'node', uid: 1001, jid: 2, threads: 15, stat: SSLEEP, wmesg: 'uwait', copies: 4 },
-  { comm: 'node', uid: 1001, jid: 2, threads: 15, stat: SRUN },
+  { comm: 'redis-server', uid: 1001, jid: 2, threads: 8, stat: SSLEEP, wmesg: 'kqread', argv: ['/usr/local/bin/redis-server 127.0.0.1:6379'] },
+  { comm: 'node', uid: 1001, jid: 2, threads: 15, stat: SSLEEP, wmesg: 'uwait', copies: 4, argv: ['node', '/srv/app/worker.js'] },
+  { comm: 'node', uid: 1001, jid: 2, threads: 15, stat: SRUN, argv: ['node', '/srv/app/server.js', '--port', '3000'] },
   { comm: 'sh', uid: 1001, jid: 2, threads: 1, stat: SSLEEP, wmesg: 'wait', copies: 3 },
-  { comm: 'sleep', uid: 1001, jid: 2, threads: 1, stat: SSLEEP, wmesg: 'nanslp', copies: 3 },
+  { comm: 'sleep', uid: 1001, jid: 2, threads: 1, stat: SSLEEP, wmesg: 'nanslp', copies: 3, argv: ['sleep', '3600'] },
   { comm: 'sshd', uid: 1001, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'sshd' },
   { comm: 'tmux', uid: 1001, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'kqread' },
   { comm: 'sh', uid: 1001, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'ttyin', copies: 3, ppidOf: 'tmux' },
   { comm: 'vim', uid: 1001, jid: 0, threads: 1, stat: SSTOP, ppidOf: 'sh' },
   { comm: 'top', uid: 1001, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'select', ppidOf: 'sh' },
   { comm: 'make', uid: 1001, jid: 0, threads: 1, stat: SSLEEP, wmesg: 'wait', ppidOf: 'sh' },
-  { comm: 'cc', uid: 1001, jid: 0, threads: 1, stat: SRUN, copies: 2, ppidOf: 'make' },
+  { comm: 'cc', uid: 1001, jid: 0, threads: 1, stat: SRUN, copies: 2, ppidOf: 'make', argv: ['cc', '-O2', '-c', 'kvm_proc.c'] },
   { comm: 'ld.lld', uid: 1001, jid: 0, threads: 4, stat: SLOCK, ppidOf: 'make' },
   { comm: 'sh', uid: 1001, jid: 0, threads: 1, stat: SZOMB, ppidOf: 'make' },
   { comm: 'cron', uid: 0, jid: 0, threads: 1, stat: SIDL, ppidOf: 'cron' },
@@ -165,17 +169,20 @@ function makeProcess(t: Template, s: BuildState, stat: ProcStateValue): KinfoPro
     rssPages: kernel ? 0n : BigInt(256 + s.rng.nextInt(60_000)),
     startSec: BigInt(s.bootTimeSec + (kernel ? 0 : s.rng.nextInt(86_400))),
     threads: makeThreads(t, s, stat),
+    ...(!kernel && stat !== SZOMB && { argv: [...(t.argv ?? [t.comm])] }),
   };
 }
 
 function workerTemplate(rng: Xorshift32): Template {
+  const comm = rng.pick(WORKER_COMMANDS);
   return {
-    comm: rng.pick(WORKER_COMMANDS),
+    comm,
     uid: rng.pick([0, 80, 1001]),
     jid: rng.pick([0, 1, 2]),
     threads: 1 + rng.nextInt(4),
     stat: rng.nextFloat() < 0.1 ? SRUN : SSLEEP,
     wmesg: 'select',
+    argv: [comm, `/srv/jobs/${comm}-job`],
   };
 }
 

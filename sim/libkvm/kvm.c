@@ -130,6 +130,7 @@ kvm_close_impl(kvm_t *kd)
 		error |= close(kd->nlfd);
 	kvmsim_image_close(kd->img);
 	free(kd->procbase);
+	kvmsim_argv_cache_free(kd->argv_cache);
 	free(kd->dpcpu_off);
 	free(kd);
 	return (error);

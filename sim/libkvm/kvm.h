@@ -80,6 +80,7 @@ int kvm_getncpus(kvm_t *);
 void *kvm_getpcpu(kvm_t *, int);
 uint64_t kvm_counter_u64_fetch(kvm_t *, unsigned long);
 int kvm_getswapinfo(kvm_t *, struct kvm_swap *, int, int);
+char **kvm_getargv(kvm_t *, const struct kinfo_proc *, int);
 struct kinfo_proc *kvm_getprocs(kvm_t *, int, int, int *);
 int kvm_native(kvm_t *);
 int kvm_nlist(kvm_t *, struct nlist *);

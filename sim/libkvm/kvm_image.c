@@ -33,11 +33,14 @@
 #define H_SEGTAB_OFF 56
 #define H_PROCS_OFF 64
 #define H_PROC_CAPACITY 72
+#define H_ARGS_OFF 80
+#define H_ARGS_SIZE 88
 
 struct image_header {
 	uint32_t version, header_size, flags, nsyms, nsegs, kinfo_size;
 	uint32_t proc_capacity;
 	uint64_t symtab_off, strtab_off, strtab_size, segtab_off, procs_off;
+	uint64_t args_off, args_size;
 };
 
 #define IMG_ERR(...) (void)snprintf(err, errlen, __VA_ARGS__)
@@ -79,6 +82,8 @@ parse_header(const uint8_t *h, struct image_header *hdr)
 	hdr->segtab_off = kvmsim_le64(h + H_SEGTAB_OFF);
 	hdr->procs_off = kvmsim_le64(h + H_PROCS_OFF);
 	hdr->proc_capacity = kvmsim_le32(h + H_PROC_CAPACITY);
+	hdr->args_off = kvmsim_le64(h + H_ARGS_OFF);
+	hdr->args_size = kvmsim_le64(h + H_ARGS_SIZE);
 }
 
 static int
@@ -146,6 +151,16 @@ check_tables(const char *path, const struct image_header *hdr,
 		    "bytes at offset %ju, file is %ju bytes)", path,
 		    hdr->proc_capacity, hdr->kinfo_size,
 		    (uintmax_t)hdr->procs_off, (uintmax_t)file_size);
+		return (-1);
+	}
+	/* The argument area is optional (0 bytes: no process has arguments). */
+	if (hdr->args_size != 0 && (hdr->args_size <
+	    (uint64_t)hdr->proc_capacity * KVMSIM_ARGS_INDEX_SIZE ||
+	    !table_fits(hdr->args_off, 1, hdr->args_size, file_size))) {
+		IMG_ERR("%s: argument area past end of file or smaller than "
+		    "its index (%ju bytes at offset %ju, file is %ju bytes)",
+		    path, (uintmax_t)hdr->args_size, (uintmax_t)hdr->args_off,
+		    (uintmax_t)file_size);
 		return (-1);
 	}
 	return (0);
@@ -346,6 +361,8 @@ load_image(struct kvmsim_image *img, char *err, size_t errlen)
 	img->kinfo_size = hdr.kinfo_size;
 	img->procs_off = hdr.procs_off;
 	img->proc_capacity = hdr.proc_capacity;
+	img->args_off = hdr.args_off;
+	img->args_size = hdr.args_size;
 	if (load_symbols(img, &hdr, err, errlen) != 0 ||
 	    load_segments(img, &hdr, file_size, err, errlen) != 0)
 		return (-1);

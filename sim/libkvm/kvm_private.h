@@ -36,6 +36,8 @@
 #define KVMSIM_SEG_SIZE 32
 #define KVMSIM_KINFO_PROC_SIZE 1088
 #define KVMSIM_PAGE_SIZE 4096
+/* Argument area: one (u32 heap offset, u32 length) per record, then the heap. */
+#define KVMSIM_ARGS_INDEX_SIZE 8
 
 /* Control file (<image>.ctl). */
 #define KVMSIM_CTL_MAGIC "KVMSCTL1"
@@ -80,6 +82,8 @@ struct kvmsim_image {
 	uint32_t kinfo_size;
 	uint64_t procs_off;
 	uint32_t proc_capacity;
+	uint64_t args_off;  /* the argument area (../README.md), or 0 */
+	uint64_t args_size; /* its size in bytes; 0 when there is none */
 	volatile uint8_t *ctl; /* MAP_SHARED read-only mapping, or NULL */
 };
 
@@ -92,6 +96,7 @@ struct __kvm {
 	struct kvmsim_image *img; /* NULL only for /dev/null without an image */
 	char errbuf[KVMSIM_ERRBUF_SIZE];
 	void *procbase; /* kvm_getprocs result, owned by the handle */
+	struct kvmsim_argv_cache *argv_cache; /* kvm_getargv.c, per handle */
 
 	/* DPCPU (kvm_pcpu.c keeps these per handle). */
 	int dpcpu_initialized;
@@ -141,6 +146,19 @@ uint32_t kvmsim_ctl_u32(const struct kvmsim_image *, size_t off);
 /* kvm_read.c */
 ssize_t kvmsim_read_impl(kvm_t *, kvaddr_t, void *, size_t);
 
+/* kvm_proc.c: a consistent copy of the process records (seqlock). */
+struct proc_snapshot {
+	uint8_t *recs;
+	uint32_t n;
+	uint64_t seq; /* the control file's seq the copy was taken at */
+};
+int kvmsim_snapshot_procs(kvm_t *, struct proc_snapshot *);
+int kvmsim_live_cansee(const kvm_t *, const uint8_t *first_record);
+
+/* kvm_getargv.c */
+struct kvmsim_argv_cache;
+void kvmsim_argv_cache_free(struct kvmsim_argv_cache *);
+
 /* kvm_nlist.c */
 int _kvm_nlist(kvm_t *, struct kvm_nlist *, int initialize);
 int kvmsim_nlist_impl(kvm_t *, struct nlist *);
@@ -162,6 +180,7 @@ enum kvmsim_stat {
 	KVMSIM_STAT_kvm_close,
 	KVMSIM_STAT_kvm_counter_u64_fetch,
 	KVMSIM_STAT_kvm_dpcpu_setcpu,
+	KVMSIM_STAT_kvm_getargv,
 	KVMSIM_STAT_kvm_geterr,
 	KVMSIM_STAT_kvm_getloadavg,
 	KVMSIM_STAT_kvm_getmaxcpu,

@@ -48,11 +48,6 @@
 /* How long a reader waits for a writer that holds the seqlock. */
 #define SEQLOCK_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
 
-struct proc_snapshot {
-	uint8_t *recs;
-	uint32_t n;
-};
-
 static int32_t
 ki_i32(const uint8_t *rec, size_t off)
 {
@@ -134,12 +129,13 @@ copy_table(kvm_t *kd, struct proc_snapshot *snap)
  * Seqlock reader: copy while seq is even and unchanged across the copy.
  * Without a control file there is no writer to wait for.
  */
-static int
-snapshot_table(kvm_t *kd, struct proc_snapshot *snap)
+int
+kvmsim_snapshot_procs(kvm_t *kd, struct proc_snapshot *snap)
 {
 	const struct timespec backoff = { 0, 50 * 1000 };
 	uint64_t deadline = now_ns() + SEQLOCK_TIMEOUT_NS, seq;
 
+	snap->seq = 0;
 	if (kd->img->ctl == NULL)
 		return (copy_table(kd, snap));
 	for (;;) {
@@ -148,8 +144,10 @@ snapshot_table(kvm_t *kd, struct proc_snapshot *snap)
 			if (copy_table(kd, snap) != 0)
 				return (-1);
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (kvmsim_ctl_u64(kd->img, CTL_SEQ) == seq)
+			if (kvmsim_ctl_u64(kd->img, CTL_SEQ) == seq) {
+				snap->seq = seq;
 				return (0);
+			}
 		}
 		if (now_ns() > deadline) {
 			errno = EAGAIN;
@@ -227,8 +225,8 @@ process_length(const struct proc_snapshot *snap, size_t recsize, uint32_t i)
  * unless the observer holds PRIV_SEEOTHERUIDS (root). The control file's
  * hide_other_uids arms the sysctl, observer_ruid is the caller's cr_ruid.
  */
-static int
-live_cansee(const kvm_t *kd, const uint8_t *first)
+int
+kvmsim_live_cansee(const kvm_t *kd, const uint8_t *first)
 {
 	uint32_t observer;
 
@@ -295,7 +293,7 @@ select_records(const kvm_t *kd, struct proc_snapshot *snap, size_t recsize,
 		const uint8_t *first = snap->recs + (size_t)i * recsize;
 
 		len = process_length(snap, recsize, i);
-		if (first[KI_STAT] != SIDL && live_cansee(kd, first) &&
+		if (first[KI_STAT] != SIDL && kvmsim_live_cansee(kd, first) &&
 		    process_matches(first, op, arg)) {
 			take = threads ? len : 1;
 			if (take > maxcnt - out)
@@ -330,7 +328,7 @@ live_check_structsize(kvm_t *kd, const uint8_t *recs)
 static void *
 getprocs(kvm_t *kd, int op, int arg, int *cnt)
 {
-	struct proc_snapshot snap = { NULL, 0 };
+	struct proc_snapshot snap = { NULL, 0, 0 };
 	int base_op = op & ~KERN_PROC_INC_THREAD, threads;
 	uint32_t n, fault, maxcnt;
 	size_t recsize;
@@ -343,7 +341,7 @@ getprocs(kvm_t *kd, int op, int arg, int *cnt)
 		return (fail_errno(kd, EINVAL), NULL);
 	if (dump_maxcnt(kd, op, &maxcnt) != 0)
 		return (NULL);
-	if (snapshot_table(kd, &snap) != 0) {
+	if (kvmsim_snapshot_procs(kd, &snap) != 0) {
 		free(snap.recs);
 		return (NULL);
 	}

@@ -13,6 +13,7 @@ static const char *const kvmsim_stat_names[KVMSIM_STAT_COUNT] = {
 	[KVMSIM_STAT_kvm_close] = "kvm_close",
 	[KVMSIM_STAT_kvm_counter_u64_fetch] = "kvm_counter_u64_fetch",
 	[KVMSIM_STAT_kvm_dpcpu_setcpu] = "kvm_dpcpu_setcpu",
+	[KVMSIM_STAT_kvm_getargv] = "kvm_getargv",
 	[KVMSIM_STAT_kvm_geterr] = "kvm_geterr",
 	[KVMSIM_STAT_kvm_getloadavg] = "kvm_getloadavg",
 	[KVMSIM_STAT_kvm_getmaxcpu] = "kvm_getmaxcpu",

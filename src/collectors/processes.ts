@@ -1,7 +1,9 @@
 /**
  * Process and thread counts by state from kvm_getprocs(3), with opt-in
  * breakdowns of processes by jail, user and command name, each capped so a
- * fork bomb or a build farm cannot blow up the series count.
+ * fork bomb or a build farm cannot blow up the series count, and the
+ * configured process groups (command name and command line patterns, as
+ * process-exporter groups processes).
  *
  * Two lists are read per scrape: one record per process (KERN_PROC_PROC),
  * then one per thread (KERN_PROC_PROC | KERN_PROC_INC_THREAD). Both are read
@@ -12,12 +14,15 @@
  * dump the thread list is cut at 10 x nprocs records (a collector problem,
  * never a short count).
  */
-import type { BreakdownConfig, ProcessesConfig } from '../config/types.js';
-import { KvmLayoutError } from '../errors.js';
+import { compileGroupPattern } from '../config/process-groups.js';
+import type { BreakdownConfig, ProcessGroup, ProcessesConfig } from '../config/types.js';
+import { DeadlineError, KvmLayoutError } from '../errors.js';
 import { PROCESSES_METRICS } from '../exposition/builtin-metrics.js';
 import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition/family.js';
 import type { VnetsConfig } from '../config/types.js';
-import { HOST_JAIL, KERN_PROC, PROC_STATES, getProcs, readJailNames, type KinfoProcList, type KvmSession } from '../kvm/index.js';
+import {
+  HOST_JAIL, KERN_PROC, PROC_STATES, decodeCommand, getArgv, getProcs, readJailNames, type KinfoProcList, type KvmSession,
+} from '../kvm/index.js';
 import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
 import { HiddenProcessesLog } from './hidden-processes.js';
 
@@ -39,16 +44,29 @@ export const processesCollector: CollectorFactory = {
   },
 };
 
+/** A process group with its patterns compiled. */
+interface CompiledGroup {
+  readonly name: string;
+  readonly comm: RegExp | undefined;
+  readonly args: RegExp | undefined;
+}
+
+/** How many command lines are read between two deadline checks. */
+const ARGV_BETWEEN_DEADLINE_CHECKS = 256;
+
 class ProcessesCollector implements Collector {
   readonly entries = [];
   readonly leftOut = [];
+  private readonly groups: readonly CompiledGroup[];
 
   constructor(
     private readonly session: KvmSession,
     private readonly config: ProcessesConfig,
     private readonly vnets: VnetsConfig,
     private readonly hiddenLog: HiddenProcessesLog,
-  ) {}
+  ) {
+    this.groups = config.groups.map(compileGroup);
+  }
 
   update(sink: MetricSink, scrape: ScrapeContext): void {
     const live = this.session.isLive();
@@ -56,16 +74,53 @@ class ProcessesCollector implements Collector {
     sink.add(stateFamily(PROCESSES_METRICS.processes, procs));
     if (live) sink.add(this.hiddenProcesses(procs.count));
     this.emitBreakdowns(sink, procs);
+    const problems = [this.emitGroups(sink, procs, live, scrape)];
     const expectedThreads = live ? undefined : threadTotal(procs);
     scrape.checkDeadline();
     const threads = getProcs(this.session, KERN_PROC.PROC | KERN_PROC.INC_THREAD);
     if (expectedThreads !== undefined && threads.count < expectedThreads) {
-      throw new KvmLayoutError(
+      problems.push(
         `kvm_getprocs returned ${threads.count} thread records where the processes have ${expectedThreads} threads: ` +
           "libkvm cuts a crash dump's thread list at 10 x nprocs records (lib/libkvm/kvm_proc.c), so kvm_threads is left out",
       );
+    } else {
+      sink.add(stateFamily(PROCESSES_METRICS.threads, threads));
     }
-    sink.add(stateFamily(PROCESSES_METRICS.threads, threads));
+    const found = problems.filter((p): p is string => p !== undefined);
+    if (found.length > 0) throw new KvmLayoutError(found.join('; '));
+  }
+
+  /**
+   * kvm_processes_group: each process counts in the first group whose
+   * patterns match, every group has a series (0 when nothing matched). The
+   * command line is read (kvm_getargv) at most once per process, and only
+   * when a group with an `args` pattern is reached whose `comm` pattern, if
+   * any, matched. Returns why the family was left out, if it was: a crash
+   * dump has no command lines (libkvm reads them through a sysctl of the
+   * running kernel), so counts that depend on them would be wrong.
+   */
+  private emitGroups(sink: MetricSink, procs: KinfoProcList, live: boolean, scrape: ScrapeContext): string | undefined {
+    if (this.groups.length === 0) return undefined;
+    if (!live && this.groups.some((g) => g.args !== undefined)) {
+      return 'kvm_processes_group is left out: a crash dump has no command lines (kvm_getargv reads the running kernel only) and a group has an args pattern';
+    }
+    const counts = new Map(this.groups.map((g) => [g.name, 0]));
+    let argvReads = 0;
+    const commandLine = (i: number): string | undefined => {
+      if (++argvReads % ARGV_BETWEEN_DEADLINE_CHECKS === 0) scrape.checkDeadline();
+      return getArgv(this.session, procs, i)?.map(decodeCommand).join(' ');
+    };
+    try {
+      for (let i = 0; i < procs.count; i++) {
+        const group = firstMatch(this.groups, procs.comm(i), () => commandLine(i));
+        if (group !== undefined) counts.set(group, counts.get(group)! + 1);
+      }
+    } catch (error) {
+      if (error instanceof DeadlineError) throw error;
+      return `kvm_processes_group is left out: ${(error as Error).message}`;
+    }
+    sink.add({ ...PROCESSES_METRICS.group, series: [...counts].map(([name, value]) => ({ labels: [name], value })) });
+    return undefined;
   }
 
   /**
@@ -108,6 +163,30 @@ class ProcessesCollector implements Collector {
       sink.add(breakdownFamily(PROCESSES_METRICS.byCommand, byCommand, procs, (i) => procs.comm(i)));
     }
   }
+}
+
+function compileGroup(group: ProcessGroup): CompiledGroup {
+  const pattern = (text: string | undefined): RegExp | undefined => (text === undefined ? undefined : compileGroupPattern(text));
+  return { name: group.name, comm: pattern(group.comm), args: pattern(group.args) };
+}
+
+/**
+ * The name of the first group matching a process, or undefined. The
+ * command line is asked for only when a group needs it, and once: a process
+ * without one (a kernel process, a zombie, one that exited) matches no
+ * `args` pattern.
+ */
+function firstMatch(groups: readonly CompiledGroup[], comm: string, readCommandLine: () => string | undefined): string | undefined {
+  let commandLine: string | undefined | null = null;
+  for (const group of groups) {
+    if (group.comm !== undefined && !group.comm.test(comm)) continue;
+    if (group.args !== undefined) {
+      if (commandLine === null) commandLine = readCommandLine();
+      if (commandLine === undefined || !group.args.test(commandLine)) continue;
+    }
+    return group.name;
+  }
+  return undefined;
 }
 
 /** ki_numthreads summed over a process list. */

@@ -23,7 +23,7 @@ import { counterSchema, dpcpuSchema, kvmSchema, pcpuSchema, variableSchema } fro
 import { YamlFile, readConfigText } from './yaml-file.js';
 import { resolveVnets } from './vnets.js';
 import type {
-  BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, PcpuEntry, ProcessesConfig, VariableEntry,
+  BreakdownConfig, Config, CounterEntry, DpcpuEntry, KvmConfig, PcpuEntry, ProcessesConfig, ProcessGroup, VariableEntry,
 } from './types.js';
 
 export interface LoadOptions {
@@ -202,7 +202,7 @@ function resolveKvm(user: FileContents, file: string): KvmConfig {
   };
 }
 
-/** A breakdown key in the config file overrides the preset's, key by key. */
+/** A breakdown key in the config file overrides the preset's, key by key; so does the list of groups, as a whole. */
 function mergeProcesses(files: readonly FileContents[]): ProcessesConfig {
   const breakdown = (key: 'by_jail' | 'by_user' | 'by_command'): BreakdownConfig => {
     let merged = DEFAULT_BREAKDOWN;
@@ -215,5 +215,10 @@ function mergeProcesses(files: readonly FileContents[]): ProcessesConfig {
     }
     return merged;
   };
-  return { byJail: breakdown('by_jail'), byUser: breakdown('by_user'), byCommand: breakdown('by_command') };
+  const groups = files.reduce<readonly ProcessGroup[]>((merged, contents) => contents.processes?.groups?.map(processGroup) ?? merged, []);
+  return { byJail: breakdown('by_jail'), byUser: breakdown('by_user'), byCommand: breakdown('by_command'), groups };
+}
+
+function processGroup(input: { name: string; comm?: string | undefined; args?: string | undefined }): ProcessGroup {
+  return { name: input.name, ...(input.comm !== undefined && { comm: input.comm }), ...(input.args !== undefined && { args: input.args }) };
 }

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { CTYPES, type CType } from '../abi.js';
+import { MAX_PROCESS_GROUPS, groupNameProblem, groupPatternProblem } from './process-groups.js';
 import type { CollectorName } from './types.js';
 
 export const COLLECTOR_NAMES = [
@@ -150,7 +151,41 @@ export const breakdownShape = {
 
 const breakdown = strict(breakdownShape, 'a mapping with enabled and max_series').optional();
 
-export const processesShape = { by_jail: breakdown, by_user: breakdown, by_command: breakdown };
+/** A text checked by `problem` (process-groups.ts), reported at its key with the value found. */
+function checkedText(what: string, problem: (text: string) => string | undefined) {
+  return z.string({ error: `expected ${what}` }).superRefine((text, ctx) => {
+    const found = problem(text);
+    if (found !== undefined) ctx.addIssue({ code: 'custom', message: found, input: text });
+  });
+}
+
+const groupPattern = checkedText('a regular expression', groupPatternProblem);
+
+export const processGroupShape = {
+  name: checkedText('a group name', groupNameProblem),
+  comm: groupPattern.optional(),
+  args: groupPattern.optional(),
+};
+
+const processGroup = strict(processGroupShape, 'a group mapping with name, comm and args').superRefine((group, ctx) => {
+  if (group.comm === undefined && group.args === undefined) {
+    ctx.addIssue({ code: 'custom', message: `group ${JSON.stringify(group.name)} needs comm, args or both`, input: group });
+  }
+});
+
+/** Group names are label values of one family: each must be distinct. */
+const processGroups = z
+  .array(processGroup, { error: 'expected a list of groups' })
+  .max(MAX_PROCESS_GROUPS, { error: `at most ${MAX_PROCESS_GROUPS} groups (each is a series and a pattern tried on every process)` })
+  .superRefine((groups, ctx) => {
+    const seen = new Set<string>();
+    groups.forEach((group, i) => {
+      if (seen.has(group.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `group name ${JSON.stringify(group.name)} is used twice`, input: group.name });
+      seen.add(group.name);
+    });
+  });
+
+export const processesShape = { by_jail: breakdown, by_user: breakdown, by_command: breakdown, groups: processGroups.nullable().optional() };
 
 /** How many vnets and jails a walk visits, and how many jails each `vnet: true` entry labels. */
 export const MAX_VNETS_LIMIT = 100_000;
@@ -174,7 +209,7 @@ export const configShape = {
   variables: entryList,
   dpcpu: entryList,
   pcpu: entryList,
-  processes: strict(processesShape, 'a mapping with by_jail, by_user and by_command').nullable().optional(),
+  processes: strict(processesShape, 'a mapping with by_jail, by_user, by_command and groups').nullable().optional(),
   vnets: strict(vnetsShape, 'a mapping with max and max_series').nullable().optional(),
 };
 
@@ -211,5 +246,6 @@ export const SCHEMA_KEYS: Readonly<Record<string, readonly string[]>> = {
   element_label: Object.keys(elementLabelShape),
   processes: Object.keys(processesShape),
   breakdown: Object.keys(breakdownShape),
+  group: Object.keys(processGroupShape),
   vnets: Object.keys(vnetsShape),
 };

@@ -133,10 +133,21 @@ export interface BreakdownConfig {
   readonly maxSeries: number;
 }
 
+/** One of `processes.groups`: processes whose ki_comm and command line match, counted under `name`. */
+export interface ProcessGroup {
+  readonly name: string;
+  /** Pattern for ki_comm (process-groups.ts); absent: any command. */
+  readonly comm?: string;
+  /** Pattern for the command line, kvm_getargv's arguments joined by spaces; absent: any. */
+  readonly args?: string;
+}
+
 export interface ProcessesConfig {
   readonly byJail: BreakdownConfig;
   readonly byUser: BreakdownConfig;
   readonly byCommand: BreakdownConfig;
+  /** Each process counts in the first group it matches; empty: no kvm_processes_group. */
+  readonly groups: readonly ProcessGroup[];
 }
 
 /** The VNET walks (src/kvm/vnet.ts) and the jails each `vnet: true` entry labels. */

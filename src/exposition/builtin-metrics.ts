@@ -34,6 +34,11 @@ export const PROCESSES_METRICS = {
   byJail: gauge('kvm_processes_by_jail', 'Processes per jail (ki_jid, and the jail\'s pr_name from allprison)', ['jid', 'jail']),
   byUser: gauge('kvm_processes_by_user', 'Processes per effective user id (ki_uid)', ['uid']),
   byCommand: gauge('kvm_processes_by_command', 'Processes per command name (ki_comm)', ['command']),
+  group: gauge(
+    'kvm_processes_group',
+    'Processes per configured group (processes.groups): ki_comm and the kvm_getargv command line matched, each process in its first matching group',
+    ['group'],
+  ),
   hidden: gauge(
     'kvm_processes_hidden',
     "Processes counted in the kernel's nprocs that kvm_getprocs did not return to this exporter (p_cansee: see_other_uids, see_other_gids, jails)",

@@ -8,7 +8,7 @@
  * read-only, and a binding that cannot write cannot be talked into writing.
  *
  * @see kvm(3), kvm_open(3), kvm_read(3), kvm_nlist(3), kvm_getpcpu(3),
- *      kvm_getprocs(3), kvm_getloadavg(3), kvm_getswapinfo(3), kvm_native(3)
+ *      kvm_getprocs(3) (and kvm_getargv), kvm_getloadavg(3), kvm_getswapinfo(3), kvm_native(3)
  */
 import koffi, { type LibraryHandle } from 'koffi';
 import { KvmLibraryError } from '../errors.js';
@@ -78,6 +78,12 @@ export interface LibKvm {
   kvm_counter_u64_fetch(kd: KvmHandle, base: bigint): number | bigint;
   /** @see kvm_getprocs(3): the array belongs to the handle. */
   kvm_getprocs(kd: KvmHandle, op: number, arg: number, cnt: Int32Array): Pointer;
+  /**
+   * @see kvm_getprocs(3) kvm_getargv: a NULL-terminated vector in static
+   * storage that the next call overwrites; NULL without an error text when
+   * the process has no arguments or could not be asked.
+   */
+  kvm_getargv(kd: KvmHandle, kp: Uint8Array, nchr: number): Pointer;
   /** @see kvm_getloadavg(3) */
   kvm_getloadavg(kd: KvmHandle, loadavg: Float64Array, nelem: number): number;
   /** @see kvm_getswapinfo(3): fills `swap_max` struct kvm_swap, returns the index of the total entry or -1. */
@@ -86,6 +92,8 @@ export interface LibKvm {
   kvm_native(kd: KvmHandle): number;
   /** libc free(3), for the buffer kvm_getpcpu(3) allocates. */
   free(ptr: bigint): void;
+  /** libc strlen(3), to copy the strings of kvm_getargv's vector as bytes. */
+  strlen(ptr: bigint): number | bigint;
 }
 
 const PROTOTYPES = {
@@ -102,6 +110,7 @@ const PROTOTYPES = {
   kvm_read_zpcpu: 'ssize_t kvm_read_zpcpu(kvm_t *kd, u_long base, void *buf, size_t size, int cpu)',
   kvm_counter_u64_fetch: 'uint64_t kvm_counter_u64_fetch(kvm_t *kd, u_long base)',
   kvm_getprocs: 'void *kvm_getprocs(kvm_t *kd, int op, int arg, int *cnt)',
+  kvm_getargv: 'char **kvm_getargv(kvm_t *kd, const void *kp, int nchr)',
   kvm_getloadavg: 'int kvm_getloadavg(kvm_t *kd, double *loadavg, int nelem)',
   kvm_getswapinfo: 'int kvm_getswapinfo(kvm_t *kd, _Out_ void *swap_ary, int swap_max, int flags)',
   kvm_native: 'int kvm_native(kvm_t *kd)',
@@ -128,7 +137,9 @@ export function loadLibKvm(path: string): LibKvm {
       throw new KvmLibraryError(path, `${name}: ${(err as Error).message}`, { cause: err });
     }
   }
-  fns.free = koffi.load(null).func('void free(void *ptr)');
+  const libc = koffi.load(null);
+  fns.free = libc.func('void free(void *ptr)');
+  fns.strlen = libc.func('size_t strlen(const void *s)');
   return fns as unknown as LibKvm;
 }
 
@@ -141,6 +152,12 @@ export const POINTER_MINUS_ONE = (1n << 64n) - 1n;
  */
 export function viewMemory(ptr: bigint, length: number): ArrayBuffer {
   return koffi.view(ptr, length);
+}
+
+/** The pointer stored at `ptr + index * 8` (an element of a C `char **`), null for NULL. */
+export function readPointerAt(ptr: bigint, index: number): bigint | null {
+  const value = Buffer.from(koffi.view(ptr + BigInt(index * 8), 8)).readBigUInt64LE(0);
+  return value === 0n ? null : value;
 }
 
 /** Copies `length` bytes of C memory into a new Buffer. */

@@ -18,10 +18,10 @@ export {
   readZpcpuRun,
   type CpuTopology,
 } from './pcpu.js';
-export { getProcs } from './proc.js';
+export { getArgv, getProcs } from './proc.js';
 export { getLoadavg, type LoadAverages } from './loadavg.js';
 export { getSwapInfo, type SwapDeviceSpace, type SwapInfo, type SwapSpace } from './swap.js';
-export { KERN_PROC, KI, KINFO_PROC_SIZE, KinfoProcList, PROC_STATES, procStateName, type ProcState } from './kinfo-proc.js';
+export { KERN_PROC, KI, KINFO_PROC_SIZE, KinfoProcList, PROC_STATES, decodeCommand, procStateName, type ProcState } from './kinfo-proc.js';
 export {
   HOST_JAIL,
   HOST_JID,

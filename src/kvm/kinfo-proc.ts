@@ -156,6 +156,12 @@ export class KinfoProcList {
     return decodeCommand(this.bytes.subarray(start, end));
   }
 
+  /** Record `i` itself, a view over libkvm's buffer (for calls that take a `struct kinfo_proc *`). */
+  record(i: number): Uint8Array {
+    this.check(i);
+    return this.bytes.subarray(i * KINFO_PROC_SIZE, (i + 1) * KINFO_PROC_SIZE);
+  }
+
   private check(i: number): void {
     if (!this.isCurrent()) {
       throw new KvmLayoutError('kinfo_proc list used after the next kvm_getprocs or kvm_close freed it');

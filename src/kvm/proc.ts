@@ -7,7 +7,7 @@
  * kvm_close, so the result is a view that knows when it went stale.
  */
 import { KvmLayoutError } from '../errors.js';
-import { viewMemory } from './binding.js';
+import { copyMemory, readPointerAt, viewMemory } from './binding.js';
 import { KINFO_PROC_SIZE, KinfoProcList } from './kinfo-proc.js';
 import type { KvmSession } from './session.js';
 
@@ -35,6 +35,40 @@ export function getProcs(session: KvmSession, op: number, arg = 0): KinfoProcLis
   const buffer = viewMemory(ptr, count * KINFO_PROC_SIZE);
   checkStructsize(new DataView(buffer), live);
   return new KinfoProcList(buffer, count, isCurrent);
+}
+
+/**
+ * nchr 0: the whole command line, up to ARG_MAX (lib/libkvm/kvm_proc.c,
+ * kvm_argv), as `ps -ww` reads it.
+ */
+const WHOLE_COMMAND_LINE = 0;
+
+/**
+ * The command line of process `i` of `procs` as kvm_getargv(3) returns it:
+ * one byte array per argument, or undefined when there is none to read (a
+ * kernel process, a zombie, a process that exited or that p_cansee hides:
+ * libkvm returns NULL without an error text for all of them, as ps(1) then
+ * shows the command name in brackets).
+ *
+ * libkvm answers from the kern.proc.args sysctl, so only a live kernel has
+ * command lines: on a crash dump it fails with "cannot read user space from
+ * dead kernel", thrown here as a KvmCallError. The vector and its strings
+ * are libkvm's static storage, overwritten by the next call, so they are
+ * copied before returning.
+ * @see kvm_getprocs(3) kvm_getargv
+ */
+export function getArgv(session: KvmSession, procs: KinfoProcList, i: number): Uint8Array[] | undefined {
+  const record = procs.record(i);
+  const vector = session.invoke((kd) => session.lib.kvm_getargv(kd, record, WHOLE_COMMAND_LINE));
+  if (vector === null) {
+    if (session.lastError() === '') return undefined;
+    throw session.callError('kvm_getargv', `kd, pid ${procs.pid(i)}, ${WHOLE_COMMAND_LINE}`);
+  }
+  const args: Uint8Array[] = [];
+  for (let n = 0, arg = readPointerAt(vector, 0); arg !== null; arg = readPointerAt(vector, ++n)) {
+    args.push(copyMemory(arg, Number(session.lib.strlen(arg))));
+  }
+  return args;
 }
 
 /**

@@ -77,6 +77,7 @@ describe('defaults and paths', () => {
         byJail: { enabled: false, maxSeries: 100 },
         byUser: { enabled: false, maxSeries: 100 },
         byCommand: { enabled: false, maxSeries: 100 },
+        groups: [],
       },
       vnets: { max: 1000, maxSeries: 100 },
     });
@@ -235,6 +236,7 @@ describe('merging a preset', () => {
       byJail: { enabled: true, maxSeries: 7 },
       byUser: { enabled: true, maxSeries: 100 },
       byCommand: { enabled: false, maxSeries: 100 },
+      groups: [],
     });
   });
 

@@ -13,7 +13,7 @@ import { readManifest, symbolAddress } from '../../sim/image/manifest.js';
 import { SIM_LIBRARY, buildProbe, makeTempDir } from './helpers.js';
 
 const FUNCTIONS = [
-  'kvm_close', 'kvm_counter_u64_fetch', 'kvm_dpcpu_setcpu', 'kvm_geterr', 'kvm_getloadavg', 'kvm_getmaxcpu',
+  'kvm_close', 'kvm_counter_u64_fetch', 'kvm_dpcpu_setcpu', 'kvm_getargv', 'kvm_geterr', 'kvm_getloadavg', 'kvm_getmaxcpu',
   'kvm_getncpus', 'kvm_getpcpu', 'kvm_getprocs', 'kvm_getswapinfo', 'kvm_native', 'kvm_nlist', 'kvm_nlist2', 'kvm_open',
   'kvm_openfiles', 'kvm_read', 'kvm_read2', 'kvm_read_zpcpu', 'pread',
 ];

@@ -38,7 +38,7 @@ describe('image file layout', () => {
     expect(img.flags & 1).toBe(0);
     expect(img.kinfoSize).toBe(1088);
     expect(img.reserved).toBe(0);
-    expect(img.bytes.subarray(80, 4096).every((b) => b === 0)).toBe(true);
+    expect(img.bytes.subarray(96, 4096).every((b) => b === 0)).toBe(true);
   });
 
   it('places the tables after the header and inside the file', () => {
@@ -78,8 +78,12 @@ describe('image file layout', () => {
     }
   });
 
-  it('ends with the process area of proc_capacity records', () => {
-    expect(BigInt(img.bytes.length)).toBe(img.procsOff + BigInt(img.procCapacity * 1088));
+  it('ends with the process area of proc_capacity records, then the argument area with one index entry per record', () => {
+    const argsOff = img.bytes.readBigUInt64LE(80);
+    const argsSize = img.bytes.readBigUInt64LE(88);
+    expect(argsOff).toBe(img.procsOff + BigInt(img.procCapacity * 1088));
+    expect(argsSize).toBeGreaterThan(BigInt(img.procCapacity * 8));
+    expect(BigInt(img.bytes.length)).toBe(argsOff + argsSize);
     expect(img.procsOff % 4096n).toBe(0n);
   });
 
