@@ -1,8 +1,13 @@
 /**
  * Property tests of parseConfig: whatever the text, and whatever values sit
  * under the schema's own keys, loading either returns a Config or throws
- * ConfigErrors whose every error names the file and says something, and it
- * does so quickly (no input makes the loader hang or blow up).
+ * ConfigErrors whose every error names the file and says something.
+ *
+ * No parse is timed: speed belongs to the benchmarks, and a wall-clock bound
+ * fails on a loaded machine. A hang is still caught by the test timeout, and
+ * the loader's work is bounded by input, not by the clock: files above
+ * MAX_CONFIG_BYTES are refused before parsing and alias expansion stops at
+ * MAX_ALIAS_COUNT (the alias bomb in errors.test.ts).
  */
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -15,8 +20,6 @@ import { ConfigErrors } from '../../src/errors.js';
 const FILE = 'fuzz.yml';
 const PRESETS_DIR = fileURLToPath(new URL('../../config/presets/', import.meta.url));
 const RUNS = 300;
-/** Generous for one parse on a loaded CI machine; a hang or blow-up takes far longer. */
-const MAX_MS_PER_PARSE = 1000;
 
 type Outcome = { kind: 'config' } | { kind: 'errors'; errors: ConfigErrors };
 
@@ -31,9 +34,7 @@ function load(text: string): Outcome {
 }
 
 function checkOutcome(text: string): void {
-  const started = performance.now();
   const outcome = load(text);
-  expect(performance.now() - started).toBeLessThan(MAX_MS_PER_PARSE);
   if (outcome.kind === 'config') return;
   expect(outcome.errors.errors.length).toBeGreaterThan(0);
   for (const error of outcome.errors.errors) {
