@@ -1,6 +1,7 @@
 /**
  * Template variables of the kvm_exporter dashboards: datasource, job,
- * instance and, where a panel shows one counter per CPU, counter.
+ * instance and, where a panel shows one counter per CPU, counter; on the
+ * Jails dashboard, jail.
  *
  * Mirrors node_exporter's common dashboards (a `datasource` variable of type
  * prometheus, then `job` and `instance` chained from one always-present
@@ -75,4 +76,25 @@ export function counterVariable(hostMatchers: string): QueryVariableBuilder {
     .refresh(VariableRefresh.OnTimeRangeChanged)
     .sort(VariableSort.AlphabeticalAsc)
     .current({ text: DEFAULT_PERCPU_COUNTER, value: DEFAULT_PERCPU_COUNTER });
+}
+
+/**
+ * Series that carry a `jail` label: the network stacks the vnet collector
+ * reads (every `vnet: true` entry has `ip`'s packets in the presets) and the
+ * processes per jail, so a jail that shares the host's stack is listed too.
+ */
+export const JAIL_SERIES = '__name__=~"kvm_ip_packets_total|kvm_processes_by_jail"';
+
+/** The jails of the chosen host, by name; several or all ("All" by default, the host's own stack included). */
+export function jailVariable(hostMatchers: string): QueryVariableBuilder {
+  return new QueryVariableBuilder('jail')
+    .label('Jail')
+    .datasource(DATASOURCE)
+    .query(`label_values({${JAIL_SERIES}, ${hostMatchers}}, jail)`)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.+')
+    .current({ text: 'All', value: '$__all' });
 }
