@@ -96,7 +96,7 @@ export function workload(cpus: number, counters: number, layout: CounterLayout, 
  * The jails workload: 100 network stacks (99 jails and the host's, within
  * the default vnets.max_series of 100, so no `other` bucket) on the demo
  * kernel's 8 CPUs, each read for every `vnet: true` entry of the
- * freebsd-14-amd64 preset (ip, ip6, udp, tcp, icmp: 675 counters per stack).
+ * freebsd-14-amd64 preset (ip, ip6, udp, tcp, icmp: 673 counters per stack).
  * On no axis: its cost is the vnet collector's, reported beside the grid.
  */
 export function vnetWorkload(): Workload {

@@ -70,7 +70,7 @@ function dashboardVnetCounters(): string[] {
 
 /**
  * The input holds only the preset's per-stack counters that some dashboard
- * names (every one of the preset's 675 per stack would exceed promtool's
+ * names (every one of the preset's 673 per stack would exceed promtool's
  * sample limit in the overview's subquery); a test below checks that each
  * one the dashboards name is in the preset.
  */
