@@ -69,7 +69,10 @@ const EXPECTED_TYPES: ReadonlyArray<readonly [string, 'counter' | 'gauge']> = [
 /** The demo's jails with a network stack of their own: the simulated kernels move traffic in each. */
 const OWN_STACK_JAILS = DEMO_JAILS.filter((jail) => jail.vnet).map((jail) => jail.name);
 /** Jails dashboard panels whose every per-jail series moves with the simulated traffic (received and sent, each). */
-const MOVING_JAIL_PANELS = ['IP packets per jail', 'UDP datagrams per jail', 'TCP segments per jail', 'TCP data per jail', 'Top 10 jails by IP traffic'];
+const MOVING_JAIL_PANELS = [
+  'IP packets per jail', 'UDP datagrams per jail', 'TCP segments per jail', 'TCP data per jail', 'Top 10 jails by IP traffic',
+  'ICMP per jail', 'IPv6 packets per jail',
+];
 
 const run = new E2eRun();
 let world: E2eWorld;
@@ -250,7 +253,7 @@ describe('kvm_exporter scraped by a real Prometheus', () => {
     }
   });
 
-  it('the Jails dashboard shows every jail\'s own IP, UDP and TCP traffic moving, and the picker narrows every per-jail panel', async () => {
+  it('the Jails dashboard shows every jail\'s own IP, UDP, TCP, ICMP and IPv6 traffic moving, and the picker narrows every per-jail panel', async () => {
     const time = evaluationTime();
     const problems: string[] = [];
     for (const host of world.hosts) {
