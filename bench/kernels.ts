@@ -3,13 +3,17 @@
  * amd64 image from buildFreeBsdKernel with the workload's CPUs, its extra
  * counter(9) handles (clustered or scattered) and a process table from
  * generateProcesses, plus a config that exports every extra handle per CPU
- * and counts the processes. The images live in one temporary folder per run.
+ * and counts the processes; a workload with vnets also gets that many
+ * network stacks (jails with a stack of their own, and the host's) and the
+ * freebsd-14-amd64 preset's `vnet: true` entries read in each. The images
+ * live in one temporary folder per run.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { buildFreeBsdKernel } from '../sim/image/freebsd-kernel.js';
+import type { JailSpec } from '../sim/image/jails.js';
 import type { KernelManifest } from '../sim/image/manifest.js';
 import { generateProcesses } from '../sim/image/process-table.js';
 import { recordCount } from '../sim/image/kinfo.js';
@@ -68,9 +72,10 @@ export class KernelFolder {
       // The default 4x headroom would make a 100k-process image 1 GB.
       procCapacity: Math.max(1024, recordCount(processes)),
       extraCounters: { count: workload.counters, layout: workload.layout },
+      jails: vnetJails(workload.vnets ?? 0),
     });
     const config = join(this.dir, `${workload.id}.yml`);
-    writeFileSync(config, configText(image, workload.counters));
+    writeFileSync(config, configText(image, workload.counters, workload.vnets !== undefined));
     const { counterSlabs, processes: nprocs, threads } = manifest;
     return {
       workload,
@@ -96,17 +101,25 @@ export function elementNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `c${i}`);
 }
 
+/** The jails of a workload with `vnets` network stacks: every one but the host's is a jail's own (jid 1, 2, ...). */
+function vnetJails(vnets: number): JailSpec[] {
+  return Array.from({ length: Math.max(0, vnets - 1) }, (_, i) => ({ jid: i + 1, name: `jail${i + 1}`, vnet: true }));
+}
+
 /**
  * Every extra handle per CPU, the processes collector with its defaults, and
  * the cheap cpus and loadavg collectors; nothing else, so each workload
- * measures exactly its two axes.
+ * measures exactly its two axes. With `vnets`, the freebsd-14-amd64 preset
+ * (its layouts, vm_cnt and the vnet: true entries) and the vnet collector
+ * too.
  */
-export function configText(image: string, counters: number): string {
+export function configText(image: string, counters: number, vnets = false): string {
   return [
+    ...(vnets ? ['preset: freebsd-14-amd64'] : []),
     'kvm:',
     `  library: ${JSON.stringify(simLibraryPath())}`,
     `  corefile: ${JSON.stringify(image)}`,
-    'collectors: { cpus: true, counters: true, processes: true, loadavg: true, variables: false, dpcpu: false, pcpu: false }',
+    `collectors: { cpus: true, counters: true, processes: true, loadavg: true, variables: false, dpcpu: false, pcpu: false${vnets ? ', vnet: true' : ''} }`,
     'counters:',
     `  - name: ${EXTRA_COUNTERS_NAME}`,
     '    help: Benchmark counter(9) handles',

@@ -26,6 +26,12 @@ export interface Workload {
   readonly layout: CounterLayout;
   /** Processes in the table; each has 1 to 4 threads (generateProcesses). */
   readonly processes: number;
+  /**
+   * Network stacks (vnets), the host's included: the rest are jails with a
+   * stack of their own, and the config adds the preset's `vnet: true`
+   * entries read in each. Absent: no jails, no vnet entries.
+   */
+  readonly vnets?: number;
   readonly axes: readonly Axis[];
 }
 
@@ -86,6 +92,18 @@ export function workload(cpus: number, counters: number, layout: CounterLayout, 
   return { id: `c${cpus}-k${counters}-${layout}-p${processes}`, cpus, counters, layout, processes, axes };
 }
 
+/**
+ * The jails workload: 100 network stacks (99 jails and the host's, within
+ * the default vnets.max_series of 100, so no `other` bucket) on the demo
+ * kernel's 8 CPUs, each read for every `vnet: true` entry of the
+ * freebsd-14-amd64 preset (ip, ip6, udp, tcp, icmp: 673 counters per stack).
+ * On no axis: its cost is the vnet collector's, reported beside the grid.
+ */
+export function vnetWorkload(): Workload {
+  const base = workload(8, 36, 'clustered', 100, []);
+  return { ...base, id: `${base.id}-v100`, vnets: 100 };
+}
+
 function cpuCounterGrid(cpus: readonly number[], counters: readonly number[], skip: (c: number, k: number) => boolean): Workload[] {
   const grid: Workload[] = [];
   for (const c of cpus) for (const k of counters) if (!skip(c, k)) grid.push(workload(c, k, 'clustered', 100, ['cpus-x-counters']));
@@ -129,6 +147,7 @@ export function fullPlan(): BenchPlan {
       workload(64, 2000, 'scattered', 100, ['scattered']),
       workload(4, 36, 'clustered', 10_000, ['processes']),
       workload(4, 36, 'clustered', 100_000, ['processes']),
+      vnetWorkload(),
     ],
     effort: {
       warmup: { min: 3, max: 30, budgetMs: 3_000 },
@@ -154,6 +173,7 @@ export function quickPlan(): BenchPlan {
       workload(64, 500, 'scattered', 100, ['scattered']),
       workload(4, 36, 'clustered', 10_000, ['processes']),
       workload(4, 36, 'clustered', 100_000, ['processes']),
+      vnetWorkload(),
     ],
     effort: {
       warmup: { min: 2, max: 10, budgetMs: 600 },

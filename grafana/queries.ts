@@ -19,6 +19,8 @@ export interface QueryValues {
   readonly instance: string;
   /** A per-CPU counter's metric name; default `kvm_vm_intr_percpu_total`. */
   readonly counter?: string;
+  /** The Jails dashboard's picker, a regex as Grafana makes of a multi-value choice; default `.+` (All). */
+  readonly jail?: string;
   /** Grafana's `$__rate_interval`; default `1m`, four 15s scrapes. */
   readonly rateInterval?: string;
   /** Grafana's `$__interval`; default `15s`. */
@@ -52,6 +54,7 @@ function variableTable(values: QueryValues): ReadonlyMap<string, string> {
     ['job', values.job],
     ['instance', values.instance],
     ['counter', values.counter ?? DEFAULT_PERCPU_COUNTER],
+    ['jail', values.jail ?? '.+'],
     ['__rate_interval', values.rateInterval ?? '1m'],
     ['__interval', values.interval ?? '15s'],
     ['__range', values.range ?? '3h'],

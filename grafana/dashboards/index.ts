@@ -8,6 +8,7 @@
 
 import type { Dashboard, Panel, RowPanel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { fleetDashboard } from './fleet.js';
+import { jailsDashboard } from './jails.js';
 import { overviewDashboard } from './overview.js';
 import { perCpuDashboard } from './per-cpu.js';
 
@@ -21,6 +22,7 @@ export const DASHBOARD_SOURCES: readonly DashboardSource[] = [
   { file: 'kvm-overview.json', build: overviewDashboard },
   { file: 'kvm-per-cpu.json', build: perCpuDashboard },
   { file: 'kvm-fleet.json', build: fleetDashboard },
+  { file: 'kvm-jails.json', build: jailsDashboard },
 ];
 
 export interface BuiltDashboard {

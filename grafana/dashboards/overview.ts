@@ -23,10 +23,13 @@ const HOST = 'job="$job", instance="$instance"';
  * Every kernel counter the exporter sums over CPUs. Per-CPU copies and CPU
  * time have their own dashboard and would crowd the ranking; `cpu=""` also
  * leaves out struct pcpu and DPCPU counters, which are per CPU under their
- * own name (`kvm_pcputicks_total{cpu}`).
+ * own name (`kvm_pcputicks_total{cpu}`). Of the per-network-stack counters
+ * (`vnet: true` entries) only the host's own stack (`jid="0"`) counts: the
+ * jails' have their own dashboard, and a hundred jails would fill the
+ * ranking with one counter under one legend.
  */
 const SUMMED_COUNTERS =
-  `{__name__=~"kvm_.+_total", __name__!~"kvm_.+_percpu_total|kvm_cpu_time_seconds_total", cpu="", ${HOST}}`;
+  `{__name__=~"kvm_.+_total", __name__!~"kvm_.+_percpu_total|kvm_cpu_time_seconds_total", cpu="", jid=~"0|", ${HOST}}`;
 
 /**
  * rate() drops the metric name, so rating counters of different names but

@@ -47,6 +47,8 @@ export const DATASOURCE: DataSourceRef = { type: 'prometheus', uid: '${datasourc
 /** Grafana's unit ids used here (see Grafana's "Standard options > Unit"). */
 export const UNIT = {
   perSecond: 'cps',
+  packetsPerSecond: 'pps',
+  bytesPerSecond: 'Bps',
   seconds: 's',
   bytes: 'bytes',
   ratio: 'percentunit',

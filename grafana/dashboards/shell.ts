@@ -20,7 +20,7 @@ import {
 import { DATASOURCE } from './panels.js';
 import { datasourceVariable, jobVariable } from './variables.js';
 
-/** The tag that ties the three dashboards together (and the link menu). */
+/** The tag that ties the dashboards together (and the link menu). */
 export const DASHBOARD_TAG = 'kvm_exporter';
 
 export interface DashboardIdentity {
@@ -58,7 +58,7 @@ function firingAlerts(hostMatchers: string): cog.Builder<AnnotationQuery> {
     build: (): PrometheusAnnotation => ({
       ...query.build(),
       titleFormat: '{{alertname}}',
-      textFormat: '{{instance}} {{collector}}{{counter}}',
+      textFormat: '{{instance}} {{collector}}{{counter}}{{jail}}',
       tagKeys: 'severity',
       step: '60s',
     }),

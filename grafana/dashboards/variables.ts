@@ -1,6 +1,7 @@
 /**
  * Template variables of the kvm_exporter dashboards: datasource, job,
- * instance and, where a panel shows one counter per CPU, counter.
+ * instance and, where a panel shows one counter per CPU, counter; on the
+ * Jails dashboard, jail.
  *
  * Mirrors node_exporter's common dashboards (a `datasource` variable of type
  * prometheus, then `job` and `instance` chained from one always-present
@@ -39,27 +40,29 @@ export function datasourceVariable(): DatasourceVariableBuilder {
   return new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus');
 }
 
-export function jobVariable(): QueryVariableBuilder {
-  return new QueryVariableBuilder('job')
-    .label('Job')
+/** `label_values(selector, name)`, refreshed with the time range, sorted alphabetically. */
+function labelValuesVariable(name: string, label: string, selector: string, valueLabel = name): QueryVariableBuilder {
+  return new QueryVariableBuilder(name)
+    .label(label)
     .datasource(DATASOURCE)
-    .query(`label_values(${HOST_SERIES}, job)`)
+    .query(`label_values(${selector}, ${valueLabel})`)
     .refresh(VariableRefresh.OnTimeRangeChanged)
     .sort(VariableSort.AlphabeticalAsc);
 }
 
+export function jobVariable(): QueryVariableBuilder {
+  return labelValuesVariable('job', 'Job', HOST_SERIES);
+}
+
 /** One host (overview, per-CPU) or any set of hosts (fleet, "All" by default). */
 export function instanceVariable(many: boolean): QueryVariableBuilder {
-  const variable = new QueryVariableBuilder('instance')
-    .label('Instance')
-    .datasource(DATASOURCE)
-    .query(`label_values(${HOST_SERIES}{job="$job"}, instance)`)
-    .refresh(VariableRefresh.OnTimeRangeChanged)
-    .sort(VariableSort.AlphabeticalAsc);
-  if (many) {
-    variable.multi(true).includeAll(true).allValue('.+').current({ text: 'All', value: '$__all' });
-  }
-  return variable;
+  const variable = labelValuesVariable('instance', 'Instance', `${HOST_SERIES}{job="$job"}`);
+  return many ? manyOrAll(variable) : variable;
+}
+
+/** Several values or "All" (a `.+` regex, so queries match with `=~`), All chosen at first. */
+function manyOrAll(variable: QueryVariableBuilder): QueryVariableBuilder {
+  return variable.multi(true).includeAll(true).allValue('.+').current({ text: 'All', value: '$__all' });
 }
 
 /**
@@ -68,11 +71,18 @@ export function instanceVariable(many: boolean): QueryVariableBuilder {
  * configuration have one.
  */
 export function counterVariable(hostMatchers: string): QueryVariableBuilder {
-  return new QueryVariableBuilder('counter')
-    .label('Per-CPU counter')
-    .datasource(DATASOURCE)
-    .query(`label_values({${PERCPU_COUNTER_MATCHERS}, ${hostMatchers}}, __name__)`)
-    .refresh(VariableRefresh.OnTimeRangeChanged)
-    .sort(VariableSort.AlphabeticalAsc)
+  return labelValuesVariable('counter', 'Per-CPU counter', `{${PERCPU_COUNTER_MATCHERS}, ${hostMatchers}}`, '__name__')
     .current({ text: DEFAULT_PERCPU_COUNTER, value: DEFAULT_PERCPU_COUNTER });
+}
+
+/**
+ * Series that carry a `jail` label: the network stacks the vnet collector
+ * reads (every `vnet: true` entry has `ip`'s packets in the presets) and the
+ * processes per jail, so a jail that shares the host's stack is listed too.
+ */
+export const JAIL_SERIES = '__name__=~"kvm_ip_packets_total|kvm_processes_by_jail"';
+
+/** The jails of the chosen host, by name; several or all ("All" by default, the host's own stack included). */
+export function jailVariable(hostMatchers: string): QueryVariableBuilder {
+  return manyOrAll(labelValuesVariable('jail', 'Jail', `{${JAIL_SERIES}, ${hostMatchers}}`));
 }

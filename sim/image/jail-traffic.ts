@@ -1,16 +1,16 @@
 /**
  * Network traffic in the simulated kernel's jails: each step adds packets,
- * bytes, drops and errors to the VNET arrays of every jail that has a
- * network stack of its own, at a rate of its own (a steady, realistic
- * small-server load: a few hundred packets a second, drops and errors a
- * fraction of a percent). The host's stack moves with KernelActivity's
+ * bytes, drops and errors (IP, UDP, TCP, ICMP and IPv6) to the VNET arrays
+ * of every jail that has a network stack of its own, at a rate of its own
+ * (a steady, realistic small-server load: a few hundred packets a second,
+ * drops and errors a fraction of a percent). The host's stack moves with KernelActivity's
  * rates. Deterministic for one xorshift32 stream.
  */
 import type { KernelImage } from './image.js';
 import { JailTable } from './jails.js';
 import type { KernelManifest } from './manifest.js';
 import type { Xorshift32 } from './prng.js';
-import { TCPSTAT_FIELDS } from './vnet-stats.js';
+import { ICMPSTAT_FIELDS, IP6STAT_FIELDS, TCPSTAT_FIELDS } from './vnet-stats.js';
 import { IPSTAT_FIELDS, UDPSTAT_FIELDS } from './kernel-layout.js';
 
 /** [array, field, share of the jail's packet rate]. */
@@ -37,6 +37,18 @@ const JAIL_COUNTERS: ReadonlyArray<readonly [string, readonly string[], string, 
   ['tcpstat', TCPSTAT_FIELDS, 'tcps_listendrop', 0.0002],
   ['tcpstat', TCPSTAT_FIELDS, 'tcps_accepts', 0.01],
   ['tcpstat', TCPSTAT_FIELDS, 'tcps_connattempt', 0.004],
+  // Pings answered (ICMP type 8 in, type 0 out, icps_inhist and
+  // icps_outhist by type) and the ICMP errors a stack sends back, e.g. port
+  // unreachable for UDP to a closed port (icmp_error).
+  ['icmpstat', ICMPSTAT_FIELDS, 'icps_inhist[8]', 0.01],
+  ['icmpstat', ICMPSTAT_FIELDS, 'icps_outhist[0]', 0.01],
+  ['icmpstat', ICMPSTAT_FIELDS, 'icps_error', 0.005],
+  ['icmpstat', ICMPSTAT_FIELDS, 'icps_checksum', 0.0001],
+  // A fifth as much IPv6 as IPv4.
+  ['ip6stat', IP6STAT_FIELDS, 'ip6s_total', 0.2],
+  ['ip6stat', IP6STAT_FIELDS, 'ip6s_delivered', 0.19],
+  ['ip6stat', IP6STAT_FIELDS, 'ip6s_localout', 0.18],
+  ['ip6stat', IP6STAT_FIELDS, 'ip6s_odropped', 0.0001],
 ];
 
 /** Packets per second of a jail: 150 to 1500, fixed by its name. */

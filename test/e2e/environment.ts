@@ -9,12 +9,15 @@
  * Mirrors a small fleet: a 4-CPU host, a 16-CPU host whose CPU ids are
  * sparse (0-7 and 16-23 of mp_maxcpus 64, as after CPUs were offlined), and
  * a 64-CPU host, each running the freebsd-14-amd64 preset with every
- * process breakdown on.
+ * process breakdown on, and each with the demo kernel's jails: web and app
+ * with network stacks of their own and traffic moving in them, build
+ * sharing the host's.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelActivity } from '../../sim/image/activity.js';
+import { DEMO_JAILS } from '../../sim/image/demo-image.js';
 import type { KernelImage } from '../../sim/image/image.js';
 import { CLI, ROOT, makeKernel, type TestKernel } from '../support/sim.js';
 import { ChildProcesses, type WatchedChild } from './children.js';
@@ -100,7 +103,7 @@ export class E2eRun {
   }
 
   private movingKernel(spec: HostSpec): { spec: HostSpec; kernel: TestKernel } {
-    const kernel = makeKernel({ cpus: spec.cpus, mpMaxcpus: spec.mpMaxcpus });
+    const kernel = makeKernel({ cpus: spec.cpus, mpMaxcpus: spec.mpMaxcpus, jails: DEMO_JAILS });
     this.folders.push(kernel.dir);
     const image = kernel.open();
     this.images.push(image);

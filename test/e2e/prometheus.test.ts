@@ -8,7 +8,8 @@
  * cannot: the exporter's real output is accepted with the right types, the
  * per-CPU series carry exactly the present CPU ids and add up to the summed
  * series, every dashboard panel (grafana/queries.ts) shows data for every
- * host, every recording rule yields series and every alert evaluates
+ * host, the Jails dashboard lists the kernels' jails and shows each one's
+ * moving traffic, every recording rule yields series and every alert evaluates
  * cleanly and stays quiet on healthy hosts (the two alerts that need a day
  * of history only trivially: see that test).
  *
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_RATES } from '../../sim/image/activity.js';
+import { DEMO_JAILS } from '../../sim/image/demo-image.js';
 import { ROOT } from '../support/sim.js';
 import { describePanel, panelQueries, queryValues, RATE_INTERVAL, runPanelQuery, variableValues } from './dashboard-queries.js';
 import { E2eRun, HOST_SPECS, type E2eHost, type E2eWorld } from './environment.js';
@@ -39,6 +41,9 @@ const EXPECTED_TYPES: ReadonlyArray<readonly [string, 'counter' | 'gauge']> = [
   ['kvm_vm_forks_total', 'counter'],
   ['kvm_udp_ipackets_total', 'counter'],
   ['kvm_ip_packets_total', 'counter'],
+  ['kvm_tcp_rcvtotal_total', 'counter'],
+  ['kvm_icmp_error_total', 'counter'],
+  ['kvm_ip6_packets_total', 'counter'],
   ['kvm_cpu_time_seconds_total', 'counter'],
   ['kvm_vm_wire_pages', 'gauge'],
   ['kvm_processes', 'gauge'],
@@ -59,6 +64,14 @@ const EXPECTED_TYPES: ReadonlyArray<readonly [string, 'counter' | 'gauge']> = [
   ['process_cpu_seconds_total', 'counter'],
   ['process_resident_memory_bytes', 'gauge'],
   ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
+];
+
+/** The demo's jails with a network stack of their own: the simulated kernels move traffic in each. */
+const OWN_STACK_JAILS = DEMO_JAILS.filter((jail) => jail.vnet).map((jail) => jail.name);
+/** Jails dashboard panels whose every per-jail series moves with the simulated traffic (received and sent, each). */
+const MOVING_JAIL_PANELS = [
+  'IP packets per jail', 'UDP datagrams per jail', 'TCP segments per jail', 'TCP data per jail', 'Top 10 jails by IP traffic',
+  'ICMP per jail', 'IPv6 packets per jail',
 ];
 
 const run = new E2eRun();
@@ -215,7 +228,7 @@ describe('kvm_exporter scraped by a real Prometheus', () => {
     }
   });
 
-  it('every overview and per-CPU panel shows data for every host', async () => {
+  it('every overview, per-CPU and jails panel shows data for every host', async () => {
     const time = evaluationTime();
     const empty: string[] = [];
     let ran = 0;
@@ -225,9 +238,42 @@ describe('kvm_exporter scraped by a real Prometheus', () => {
       const results = await Promise.all(queries.map((query) => runPanelQuery(api, query, time)));
       empty.push(...results.filter((result) => result.series.length === 0).map((result) => `${host.spec.name}: ${describePanel(result.query)}`));
     }
-    expect(ran).toBeGreaterThan(3 * 30);
+    expect(ran).toBeGreaterThan(3 * 60);
     expect(empty, 'panels that would show "No data"').toEqual([]);
   }, 60_000);
+
+  it('the Jails dashboard\'s picker lists the host and every jail with its own network stack or with processes', async () => {
+    const time = evaluationTime();
+    for (const host of world.hosts) {
+      const jails = await variableValues(api, 'kvm-exporter-jails', 'jail', queryValues(JOB, host.instance), time);
+      const withProcesses = new Set((await api.query(`kvm_processes_by_jail{${hostSelector(host)}}`, time)).map((sample) => sample.metric.jail));
+      const expected = ['host', ...DEMO_JAILS.filter((jail) => jail.vnet || withProcesses.has(jail.name)).map((jail) => jail.name)];
+      expect(jails.sort(), host.instance).toEqual(expected.sort());
+      expect(jails, `${host.instance}: the demo's jails with stacks of their own`).toEqual(expect.arrayContaining(OWN_STACK_JAILS));
+    }
+  });
+
+  it('the Jails dashboard shows every jail\'s own IP, UDP, TCP, ICMP and IPv6 traffic moving, and the picker narrows every per-jail panel', async () => {
+    const time = evaluationTime();
+    const problems: string[] = [];
+    for (const host of world.hosts) {
+      const moving = panelQueries(queryValues(JOB, host.instance), ['kvm-exporter-jails']).filter((q) => MOVING_JAIL_PANELS.includes(q.panel));
+      expect(new Set(moving.map((query) => query.panel)).size, 'the moving-traffic panels, found by title').toBe(MOVING_JAIL_PANELS.length);
+      for (const query of moving) {
+        const rates = new Map((await api.query(query.expr, time)).map((sample) => [sample.metric.jail, Number(sample.value[1])]));
+        for (const jail of OWN_STACK_JAILS) {
+          if (!((rates.get(jail) ?? 0) > 0)) problems.push(`${host.spec.name}: ${jail} rate ${rates.get(jail)}: ${describePanel(query)}`);
+        }
+      }
+      const narrowed = panelQueries({ ...queryValues(JOB, host.instance), jail: 'web' }, ['kvm-exporter-jails']).filter((q) => /jail=~"web"/.test(q.expr));
+      expect(narrowed.length, 'per-jail queries').toBeGreaterThan(15);
+      for (const result of await Promise.all(narrowed.map((query) => runPanelQuery(api, query, time)))) {
+        const jails = [...new Set(result.series.map((labels) => labels.jail))];
+        if (jails.join() !== 'web') problems.push(`${host.spec.name}: jails ${jails.join(', ') || 'none'} with jail=web: ${describePanel(result.query)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
 
   it('every per-CPU panel shows data for every counter the counter variable lists, on every host', async () => {
     const time = evaluationTime();

@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Dashboard, Panel, VariableModel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildDashboards, DASHBOARD_SOURCES, renderDashboard } from '../../grafana/dashboards/index.js';
+import { JAIL_DROPS, JAIL_ERRORS, counterMetrics } from '../../grafana/dashboards/jail-counters.js';
 import { ZOMBIE_ALERT_THRESHOLD } from '../../grafana/dashboards/thresholds.js';
 import { dashboardQueries, dataPanels, substituteVariables } from '../../grafana/queries.js';
 
@@ -68,9 +69,10 @@ function firstDifference(committed: string, generated: string): string {
   return `line ${at + 1}: committed ${JSON.stringify(left[at] ?? '<end of file>')} / generated ${JSON.stringify(right[at] ?? '<end of file>')}`;
 }
 
-/** The duration inside each `[...]` of a PromQL expression (range or subquery). */
+/** The duration inside each `[...]` of a PromQL expression (range or subquery); string literals, such as a regex `[1-9]`, are skipped. */
 function rangeSelectors(expr: string): string[] {
-  return [...expr.matchAll(/\[([^\]:]*)(?::[^\]]*)?\]/g)].map((match) => match[1] ?? '');
+  const code = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  return [...code.matchAll(/\[([^\]:]*)(?::[^\]]*)?\]/g)].map((match) => match[1] ?? '');
 }
 
 describe('committed dashboard JSON', () => {
@@ -173,6 +175,23 @@ describe('consistency with config/prometheus', () => {
     };
     const zombie = alerts.groups.flatMap((group) => group.rules).find((rule) => rule.alert === 'KvmZombieProcessesPilingUp');
     expect(zombie?.expr).toMatch(new RegExp(`kvm_processes\\{state="zombie"\\} > ${ZOMBIE_ALERT_THRESHOLD} `));
+  });
+
+  it.each([
+    ['instance_jail:kvm_net_drops:rate5m', JAIL_DROPS],
+    ['instance_jail:kvm_net_errors:rate5m', JAIL_ERRORS],
+  ] as const)('positive: the recording rule %s sums exactly the counters the Jails dashboard sums', (record, counters) => {
+    const rules = parse(readFileSync(join(ROOT, 'config/prometheus/rules/kvm_exporter.rules.yml'), 'utf8')) as {
+      groups: { rules: { record?: string; expr: string }[] }[];
+    };
+    const rule = rules.groups.flatMap((group) => group.rules).find((candidate) => candidate.record === record);
+    const summed = [...(rule?.expr ?? '').matchAll(/rate\((kvm_\w+_total)\[5m\]\)/g)].map((match) => match[1]);
+    expect(summed.sort()).toEqual(counterMetrics(counters).sort());
+    const jails = BUILT.find(({ dashboard }) => dashboard.uid === 'kvm-exporter-jails')!.dashboard;
+    const allProtocols = dataPanels(jails)
+      .flatMap((panel) => targetsOf(panel))
+      .map((target) => [...(target.expr ?? '').matchAll(/rate\((kvm_\w+_total)\{/g)].map((match) => match[1]).sort());
+    expect(allProtocols, 'a panel summing every protocol\'s counters').toContainEqual(counterMetrics(counters).sort());
   });
 
   it('positive: the provisioned data source interval equals the scrape interval', () => {

@@ -128,7 +128,7 @@ describe('rule files', () => {
   });
 
   it.each(RECORDS.map((rule) => rule.record ?? ''))('positive: recording rule %s is named level:metric:operations', (name) => {
-    expect(name).toMatch(/^(instance|instance_cpu|instance_mode):kvm_[a-z0-9_]+:[a-z0-9_]+$/);
+    expect(name).toMatch(/^(instance|instance_cpu|instance_mode|instance_jail):kvm_[a-z0-9_]+:[a-z0-9_]+$/);
   });
 
   it.each(RECORDS.map((rule) => rule.record ?? ''))('positive: recording rule %s has a promql_expr_test', (name) => {
