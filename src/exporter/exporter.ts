@@ -42,8 +42,10 @@ export interface ScrapeResult {
 
 /** How long after its deadline a scrape answers without the kernel thread: time to render and send. */
 const LATE_ANSWER_MS = 100;
-/** How long close() waits for queued scrapes before closing the handle under them. */
-const CLOSE_WAIT_MS = 4_000;
+/** How long close() waits for queued scrapes and the kernel thread, together. */
+const CLOSE_WAIT_MS = 5_000;
+/** How long the kernel thread has to close the handle and end: milliseconds, unless a read hangs. */
+const KERNEL_CLOSE_MS = 1_000;
 
 /** A collection queued or running, which identical scrapes join. */
 interface InFlight {
@@ -142,10 +144,17 @@ export class Exporter implements ScrapeSource {
     return swap;
   }
 
-  /** Closes the kernel handle once queued scrapes are done, waiting for them at most `waitMs`. */
+  /**
+   * Closes the kernel handle once queued scrapes are done, all within about
+   * `waitMs`: the queue gets what the kernel thread does not need to close
+   * the handle (KERNEL_CLOSE_MS, or a third of a shorter wait), and the
+   * kernel thread what the queue left.
+   */
   async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
-    await Promise.race([this.queue, delay(waitMs)]);
-    await this.kernel.close(1_000);
+    const until = Date.now() + waitMs;
+    const closeMs = Math.min(KERNEL_CLOSE_MS, waitMs / 3);
+    await Promise.race([this.queue, delay(waitMs - closeMs)]);
+    await this.kernel.close(Math.max(closeMs, until - Date.now()));
   }
 
   /**
