@@ -32,6 +32,8 @@ export interface ExporterOptions {
   /** The exporter's own metrics (process, build info), added to every scrape. */
   readonly selfMetrics?: () => Promise<readonly MetricFamily[]>;
   readonly backoff?: Backoff;
+  /** How long a kernel read may make no progress before its thread is abandoned (kernel-thread.ts, STUCK_AFTER_MS). */
+  readonly stuckAfterMs?: number;
 }
 
 /** A scrape's families as served, and the collection they came from (for `once` and `check`). */
@@ -70,7 +72,8 @@ export class Exporter implements ScrapeSource {
   constructor(private readonly options: ExporterOptions) {
     this.config = options.config;
     this.enabled = options.enabled;
-    this.kernel = new KernelThread({ config: options.config, enabled: options.enabled, logger: options.logger, ...(options.backoff && { backoff: options.backoff }) });
+    const { config, enabled, logger, backoff, stuckAfterMs } = options;
+    this.kernel = new KernelThread({ config, enabled, logger, ...(backoff && { backoff }), ...(stuckAfterMs !== undefined && { stuckAfterMs }) });
   }
 
   /** Resolves once the kernel has been opened (or failed to open) the first time: drop privileges after this. */
