@@ -17,10 +17,19 @@ import { exitAtOnce, exitCode } from './exit.js';
 import { dropPrivileges, warnIfRoot, type RunAs } from './privileges.js';
 import { describeTypes, loadConfigWithFlags, loadRunConfig } from './run-config.js';
 
+/**
+ * SIGTERM to exit: the documented 5 s, less what the process needs to end
+ * (flush the log, join the kernel thread) on a loaded host.
+ */
+const SHUTDOWN_LIMIT_MS = 4_500;
 /** How long shutdown waits for in-flight scrapes before closing connections. */
-const SHUTDOWN_GRACE_MS = 4_000;
-/** How long shutdown then waits for the kernel thread to close the handle. */
-const KERNEL_CLOSE_WAIT_MS = 250;
+const SHUTDOWN_GRACE_MS = 3_500;
+/**
+ * What is left for the kernel thread after the grace period: queued scrapes,
+ * then closing the handle (a thread that does not answer in time is
+ * abandoned, and the process ends at once).
+ */
+const KERNEL_CLOSE_WAIT_MS = 750;
 
 export interface ServeHooks {
   /** Runs after the server listens, with its URLs (`http://127.0.0.1:9632`). */
@@ -74,7 +83,7 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
   const force = setTimeout(() => {
     logger.error('shutdown took too long; exiting');
     void exitAtOnce(1);
-  }, SHUTDOWN_GRACE_MS + 1_000).unref();
+  }, SHUTDOWN_LIMIT_MS).unref();
   await server.close();
   await exporter.close(KERNEL_CLOSE_WAIT_MS);
   hooks.onShutdown?.();

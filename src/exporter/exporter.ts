@@ -32,6 +32,8 @@ export interface ExporterOptions {
   /** The exporter's own metrics (process, build info), added to every scrape. */
   readonly selfMetrics?: () => Promise<readonly MetricFamily[]>;
   readonly backoff?: Backoff;
+  /** How long a kernel read may make no progress before its thread is abandoned (kernel-thread.ts, STUCK_AFTER_MS). */
+  readonly stuckAfterMs?: number;
 }
 
 /** A scrape's families as served, and the collection they came from (for `once` and `check`). */
@@ -42,8 +44,10 @@ export interface ScrapeResult {
 
 /** How long after its deadline a scrape answers without the kernel thread: time to render and send. */
 const LATE_ANSWER_MS = 100;
-/** How long close() waits for queued scrapes before closing the handle under them. */
-const CLOSE_WAIT_MS = 4_000;
+/** How long close() waits for queued scrapes and the kernel thread, together. */
+const CLOSE_WAIT_MS = 5_000;
+/** How long the kernel thread has to close the handle and end: milliseconds, unless a read hangs. */
+const KERNEL_CLOSE_MS = 1_000;
 
 /** A collection queued or running, which identical scrapes join. */
 interface InFlight {
@@ -68,7 +72,8 @@ export class Exporter implements ScrapeSource {
   constructor(private readonly options: ExporterOptions) {
     this.config = options.config;
     this.enabled = options.enabled;
-    this.kernel = new KernelThread({ config: options.config, enabled: options.enabled, logger: options.logger, ...(options.backoff && { backoff: options.backoff }) });
+    const { config, enabled, logger, backoff, stuckAfterMs } = options;
+    this.kernel = new KernelThread({ config, enabled, logger, ...(backoff && { backoff }), ...(stuckAfterMs !== undefined && { stuckAfterMs }) });
   }
 
   /** Resolves once the kernel has been opened (or failed to open) the first time: drop privileges after this. */
@@ -142,10 +147,17 @@ export class Exporter implements ScrapeSource {
     return swap;
   }
 
-  /** Closes the kernel handle once queued scrapes are done, waiting for them at most `waitMs`. */
+  /**
+   * Closes the kernel handle once queued scrapes are done, all within about
+   * `waitMs`: the queue gets what the kernel thread does not need to close
+   * the handle (KERNEL_CLOSE_MS, or a third of a shorter wait), and the
+   * kernel thread what the queue left.
+   */
   async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
-    await Promise.race([this.queue, delay(waitMs)]);
-    await this.kernel.close(1_000);
+    const until = Date.now() + waitMs;
+    const closeMs = Math.min(KERNEL_CLOSE_MS, waitMs / 3);
+    await Promise.race([this.queue, delay(waitMs - closeMs)]);
+    await this.kernel.close(Math.max(closeMs, until - Date.now()));
   }
 
   /**

@@ -40,6 +40,8 @@ export interface KernelThreadOptions {
   readonly enabled: ReadonlySet<CollectorName>;
   readonly logger: Logger;
   readonly backoff?: Backoff;
+  /** No progress for this long abandons the thread (default STUCK_AFTER_MS). */
+  readonly stuckAfterMs?: number;
 }
 
 type Request = Exclude<ToKernel, { kind: 'close' }> | { readonly kind: 'close'; readonly id: number };
@@ -182,7 +184,7 @@ export class KernelThread {
     const pending = running?.pending;
     if (running === undefined || pending === undefined) return;
     const quiet = Date.now() - Math.max(pending.started, running.heartbeat[0]!);
-    if (quiet < STUCK_AFTER_MS) return;
+    if (quiet < (this.options.stuckAfterMs ?? STUCK_AFTER_MS)) return;
     this.abandon(running, `a kernel read has not returned for ${Math.round(quiet / 1000)} s; the kernel thread was abandoned and a new one reopens the kernel`, true);
   }
 
@@ -191,7 +193,7 @@ export class KernelThread {
     const { worker } = running;
     worker.removeAllListeners('message');
     worker.removeAllListeners('exit');
-    worker.on('exit', () => this.abandoned.delete(worker));
+    worker.on('exit', () => this.abandonedExited(worker));
     this.abandoned.add(worker);
     worker.unref();
     void worker.terminate();
@@ -199,6 +201,16 @@ export class KernelThread {
     this.running = undefined;
     running.pending?.resolve({ kind: 'abandoned', reason });
     if (restart && this.abandoned.size <= MAX_ABANDONED) this.running = this.start();
+  }
+
+  /**
+   * An abandoned thread's read returned and the thread ended. If no thread
+   * was started for want of room (MAX_ABANDONED were blocked), there is room
+   * now: without this the kernel would stay unread until a restart.
+   */
+  private abandonedExited(worker: Worker): void {
+    this.abandoned.delete(worker);
+    if (this.running === undefined && !this.closing) this.running = this.start();
   }
 
   /** The thread died (a crash in the thread itself): report it, and start another if it had opened the kernel. */
