@@ -22,14 +22,13 @@ export const MAX_GROUP_NAME = 128;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-let linearEngine = false;
-
-/** Compiles a group pattern for the linear-time engine; throws SyntaxError for one it cannot run. */
+/**
+ * Compiles a group pattern for the linear-time engine; throws SyntaxError
+ * for one it cannot run. Setting the V8 flag again is harmless and cheap,
+ * and patterns are compiled only at load and when collectors are built.
+ */
 export function compileGroupPattern(pattern: string): RegExp {
-  if (!linearEngine) {
-    setFlagsFromString('--enable-experimental-regexp-engine');
-    linearEngine = true;
-  }
+  setFlagsFromString('--enable-experimental-regexp-engine');
   return new RegExp(pattern, 'l');
 }
 

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvmCallError, KvmLayoutError } from '../../src/errors.js';
-import { KERN_PROC, KI, KINFO_PROC_SIZE, KvmSession, getLoadavg, getProcs } from '../../src/kvm/index.js';
+import { writeFileSync } from 'node:fs';
+import { KERN_PROC, KI, KINFO_PROC_SIZE, KvmSession, getArgv, getLoadavg, getProcs } from '../../src/kvm/index.js';
 import type { KernelImage } from '../../sim/image/image.js';
 import type { KinfoProcess } from '../../sim/image/kinfo.js';
 import { SIM_LIBRARY, makeKernel } from '../support/sim.js';
@@ -113,5 +114,51 @@ describe('getLoadavg', () => {
     expect(one).toBeCloseTo(1.5, 2);
     expect(five).toBeCloseTo(0.75, 2);
     expect(fifteen).toBeCloseTo(0.25, 2);
+  });
+});
+
+describe('getArgv (kvm_getargv)', () => {
+  const text = (args: Uint8Array[] | undefined) => args?.map((a) => Buffer.from(a).toString('latin1'));
+  const expectedArgv = (p: KinfoProcess) => p.argv?.map((a) => Buffer.from(typeof a === 'string' ? Buffer.from(a, 'utf8') : a).toString('latin1'));
+
+  it("positive: every visible process's command line as the image holds it, jailed ones included; none for kernel processes and zombies", () => {
+    const procs = getProcs(session, KERN_PROC.PROC);
+    const byPid = new Map(table.map((p) => [p.pid, p]));
+    let withArgs = 0;
+    for (let i = 0; i < procs.count; i++) {
+      const p = byPid.get(procs.pid(i))!;
+      expect(text(getArgv(session, procs, i)), `pid ${p.pid}`).toEqual(expectedArgv(p));
+      if (p.argv !== undefined && p.jid !== 0) withArgs++;
+    }
+    expect(withArgs).toBeGreaterThan(0);
+    expect(table.some((p) => p.comm === 'kernel' && p.argv === undefined)).toBe(true);
+  });
+
+  it('negative: a crash dump has no command lines: KvmCallError with libkvm\'s text', () => {
+    const dump = makeKernel({ live: false });
+    const execfile = `${dump.dir}/kernel`;
+    writeFileSync(execfile, 'stand-in');
+    const s = KvmSession.open({ library: SIM_LIBRARY, corefile: dump.image, execfile });
+    try {
+      const procs = getProcs(s, KERN_PROC.PROC);
+      expect(() => getArgv(s, procs, procs.count - 1)).toThrow(KvmCallError);
+      expect(() => getArgv(s, procs, procs.count - 1)).toThrow(/kvm_getargv\(kd, pid \d+, 0\) failed: cannot read user space from dead kernel/);
+    } finally {
+      s.close();
+      dump.remove();
+    }
+  });
+
+  it('negative: a process that exited after kvm_getprocs has no command line (NULL without an error text)', () => {
+    const procs = getProcs(session, KERN_PROC.PROC);
+    const i = [...Array(procs.count).keys()].find((n) => procs.comm(n) === 'devd')!;
+    const pid = procs.pid(i);
+    const before = image.readProcesses();
+    image.replaceProcesses(before.filter((p) => p.pid !== pid));
+    try {
+      expect(getArgv(session, procs, i)).toBeUndefined();
+    } finally {
+      image.replaceProcesses(before);
+    }
   });
 });

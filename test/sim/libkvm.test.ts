@@ -427,3 +427,22 @@ describe('control-file faults', () => {
     expect(probe([open(), 'getprocs 1 1']).lines[1]).toMatch(/^getprocs cnt=1 /);
   });
 });
+
+describe('kvm_getargv', () => {
+  it("answers from the process's p_args as kvm_argv does: nchr sizes libkvm's static buffer, which only grows, and a short buffer cuts the last argument", () => {
+    const p = liveProcs.find((q) => q.comm === 'node_exporter')!;
+    const full = `argv ${p.argv!.join('|')}`;
+    const r = probe([openLive(), `argv ${p.pid} 10`, `argv ${p.pid} 0`, `argv ${p.pid} 10`, 'argv 0 0', 'argv 99999 0']).lines;
+    expect(r.slice(1)).toEqual([
+      `argv ${String(p.argv![0]).slice(0, 9)}`,
+      full,
+      full,
+      'argv NULL err=[]',
+      'argv NULL err=[]',
+    ]);
+  });
+
+  it('fails on a crash dump with libkvm\'s text', () => {
+    expect(probe([openDead(), 'argv 1 0']).lines[1]).toBe('argv NULL err=[cannot read user space from dead kernel]');
+  });
+});

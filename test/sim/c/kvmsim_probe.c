@@ -11,6 +11,8 @@
  *   zpcpu HANDLE CPU | fetch HANDLE | fetchat HOLDER | getpcpu CPU
  *   setcpu CPU | getprocs OP ARG | procsloop OP SECONDS | loadavg N
  *   structsizes OP ARG (the distinct ki_structsize values of the records)
+ *   argv PID NCHR (kvm_getargv of a kinfo_proc with that ki_pid: the arguments
+ *   joined by '|', or NULL and the error text)
  *   stats | statsreset | setenv NAME VALUE | unsetenv NAME
  */
 #include <errno.h>
@@ -304,6 +306,27 @@ cmd_procsloop(char **av)
 }
 
 static void
+cmd_argv(char **av)
+{
+	unsigned char kp[KINFO_SIZE];
+	int32_t pid = (int32_t)atoi(av[1]);
+	char **argv;
+	int i;
+
+	memset(kp, 0, sizeof(kp));
+	memcpy(kp + 72, &pid, sizeof(pid)); /* ki_pid */
+	argv = kvm_getargv(kd, (const struct kinfo_proc *)(void *)kp, atoi(av[2]));
+	if (argv == NULL) {
+		printf("argv NULL");
+		print_err();
+		return;
+	}
+	printf("argv ");
+	for (i = 0; argv[i] != NULL; i++)
+		printf("%s%s", i == 0 ? "" : "|", argv[i]);
+}
+
+static void
 cmd_loadavg(char **av)
 {
 	double la[3] = { -1, -1, -1 };
@@ -352,6 +375,7 @@ dispatch(char **av, int ac)
 	else if (strcmp(c, "structsizes") == 0 && ac == 3) cmd_structsizes(av);
 	else if (strcmp(c, "procsloop") == 0 && ac == 3) cmd_procsloop(av);
 	else if (strcmp(c, "loadavg") == 0 && ac == 2) cmd_loadavg(av);
+	else if (strcmp(c, "argv") == 0 && ac == 3) cmd_argv(av);
 	else if (strcmp(c, "stats") == 0) cmd_stats();
 	else if (strcmp(c, "statsreset") == 0) { kvmsim_stats_reset(); printf("statsreset"); }
 	else if (strcmp(c, "setenv") == 0 && ac == 3) { setenv(av[1], av[2], 1); printf("setenv"); }
