@@ -1,12 +1,12 @@
 /**
  * The simulated kernel's execfile: an ELF file with a `.SUNW_ctf` section
  * describing the structs the simulator lays out (struct vmmeter, struct
- * pcpu, udpstat, ipstat, struct vnet, ...) and the variables of its symbol
+ * pcpu, udpstat, ipstat, struct vnet, struct prison, ...) and the variables of its symbol
  * table, a `.symtab` mapping those variables to their CTF types, and an
  * NT_GNU_BUILD_ID note, as a GENERIC kernel built WITH_CTF has. Offsets are
  * the simulator's own (kernel-layout.ts, format.ts), written from FreeBSD's
  * headers: sys/sys/vmmeter.h, sys/sys/pcpu.h, sys/netinet/udp_var.h,
- * sys/netinet/ip_var.h, sys/net/vnet.h, sys/sys/_counter.h.
+ * sys/netinet/ip_var.h, sys/net/vnet.h, sys/sys/jail.h, sys/sys/_counter.h.
  */
 import { writeFileSync } from 'node:fs';
 import { CTF_INT_CHAR, CTF_INT_SIGNED, CtfWriter, type MemberSpec } from './ctf-writer.js';
@@ -14,6 +14,7 @@ import { SHN_ABS, SHT_NOTE, SHT_PROGBITS, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, ST
 import { CPUSTATES, PCPU_SIZE, Pcpu, Vnet } from './format.js';
 import { IPSTAT_FIELDS, SFSTAT_FIELDS, UDPSTAT_FIELDS, VMMETER_COUNTERS, VMMETER_SIZE, VMMETER_UINTS, VMMETER_UINTS_OFFSET } from './kernel-layout.js';
 import type { KernelManifest } from './manifest.js';
+import { PRISON_NAME_SIZE, Prison } from './vnet-stats.js';
 
 /** The build id the simulated kernel's file carries. */
 export const SIM_BUILD_ID = '6b766d5f6578706f727465722d73696d2d6b65726e';
@@ -22,6 +23,7 @@ interface Types {
   readonly int: number;
   readonly u_int: number;
   readonly long: number;
+  readonly char: number;
   readonly uint64_t: number;
   readonly uintptr_t: number;
   readonly counter: number;
@@ -38,6 +40,7 @@ export function simKernelCtf(variables: readonly string[]): Buffer {
     ipstat: u64Struct(w, 'ipstat', IPSTAT_FIELDS, t),
     vnet: vnet(w, t),
   };
+  const prisonId = prison(w, t, structs.vnet);
   const variableTypes: Record<string, number> = {
     vm_cnt: structs.vmmeter,
     hz: t.int,
@@ -51,6 +54,7 @@ export function simKernelCtf(variables: readonly string[]): Buffer {
     pqstate_commit_retries: t.counter,
     object_collapses: t.counter,
     vnet0: w.pointer(structs.vnet),
+    prison0: prisonId,
   };
   for (const name of variables) w.object(variableTypes[name] ?? 0);
   return w.build({ label: 'kvm_exporter simulated FreeBSD 14 amd64' });
@@ -61,11 +65,11 @@ function baseTypes(w: CtfWriter): Types {
   const uint = w.integer('unsigned int', 4);
   const long = w.integer('long', 8, { flags: CTF_INT_SIGNED });
   const ulong = w.integer('unsigned long', 8);
-  w.integer('char', 1, { flags: CTF_INT_SIGNED | CTF_INT_CHAR });
+  const char = w.integer('char', 1, { flags: CTF_INT_SIGNED | CTF_INT_CHAR });
   const uint64_t = w.typedef('uint64_t', ulong);
   // sys/sys/_counter.h: typedef uint64_t *counter_u64_t;
   const counter = w.typedef('counter_u64_t', w.pointer(uint64_t));
-  return { int, u_int: w.typedef('u_int', uint), long, uint64_t, uintptr_t: w.typedef('uintptr_t', ulong), counter };
+  return { int, u_int: w.typedef('u_int', uint), long, char, uint64_t, uintptr_t: w.typedef('uintptr_t', ulong), counter };
 }
 
 function vmmeter(w: CtfWriter, t: Types): number {
@@ -112,6 +116,29 @@ function vnet(w: CtfWriter, t: Types): number {
     { name: 'vnet_state', type: t.u_int, bitOffset: 8 * 28 },
     { name: 'vnet_data_mem', type: w.pointer(0), bitOffset: 8 * 32 },
     { name: 'vnet_data_base', type: t.uintptr_t, bitOffset: 8 * Vnet.dataBase },
+  ]);
+  return id;
+}
+
+/**
+ * struct prison (sys/sys/jail.h, _WANT_PRISON) with the members the
+ * simulator writes, at its offsets (vnet-stats.ts: pr_vnet after
+ * pr_proclist, as main has it): TAILQ_ENTRY(prison) pr_list first, an
+ * unnamed struct of tqe_next and tqe_prev.
+ */
+function prison(w: CtfWriter, t: Types, vnetId: number): number {
+  const id = w.aggregate('struct', 'prison', Prison.size);
+  const self = w.pointer(id);
+  const entry = w.aggregate('struct', '', 16, [
+    { name: 'tqe_next', type: self, bitOffset: 8 * Prison.next },
+    { name: 'tqe_prev', type: w.pointer(self), bitOffset: 8 * Prison.prev },
+  ]);
+  w.setMembers(id, [
+    { name: 'pr_list', type: entry, bitOffset: 0 },
+    { name: 'pr_id', type: t.int, bitOffset: 8 * Prison.id },
+    { name: 'pr_flags', type: t.u_int, bitOffset: 8 * Prison.flags },
+    { name: 'pr_vnet', type: w.pointer(vnetId), bitOffset: 8 * Prison.vnet },
+    { name: 'pr_name', type: w.array(t.char, t.long, PRISON_NAME_SIZE), bitOffset: 8 * Prison.name },
   ]);
   return id;
 }

@@ -89,8 +89,9 @@ function summary(families: readonly MetricFamily[]): string {
 }
 
 /**
- * Where every `field:` offset came from (config layout, CTF of which file,
- * preset layout), and a WARN for each preset offset CTF contradicts.
+ * Where every `field:` offset and every vnet/jail walk offset came from
+ * (config layout, CTF of which file, preset layout), and a WARN for each
+ * preset offset CTF contradicts.
  */
 function offsetLines(config: Config): string[] {
   type Placed = { key: string; field?: string; offset?: number; offsetOrigin?: OffsetOrigin };
@@ -98,7 +99,9 @@ function offsetLines(config: Config): string[] {
     ...config.counters.map((e) => ({ key: e.origin.key, ...(e.source.kind === 'address' ? {} : e.source) })),
     ...[...config.variables, ...config.dpcpu, ...config.pcpu].map((e) => ({ ...e, key: e.origin.key })),
   ];
-  return placed.flatMap(({ key, field, offset, offsetOrigin }) => {
+  // The walks of vnet_head and allprison read these (config/vnets.ts).
+  const walk = (config.vnets.offsets ?? []).map((o) => ({ key: 'vnets', field: o.field, offset: o.offset, offsetOrigin: o.origin }));
+  return [...placed, ...walk].flatMap(({ key, field, offset, offsetOrigin }) => {
     if (field === undefined || offsetOrigin === undefined) return [];
     const line = `     ${key} ${field}: offset ${offset} from ${offsetOrigin.from}`;
     return offsetOrigin.conflict ? [line, `WARN   ${key} ${field}: ${offsetOrigin.conflict}`] : [line];

@@ -45,12 +45,11 @@ export function resolveFieldRef(ref: string, ctx: FieldContext): FieldPlace | un
       return undefined;
     }
     if (member) {
-      const conflict = presetConflict(ctx.layouts.get(struct), members, member.offset, ctx.types.origin);
       return {
         offset: member.offset,
         field: ref,
         member,
-        origin: { from: ctx.types.origin, ...(conflict ? { conflict } : {}) },
+        origin: ctfOrigin(ctx.types, ctx.layouts.get(struct), members.length === 1 ? members[0] : undefined, member.offset),
         fits: (width) => width <= member.size || report(`${ref} is ${member.typeText} (${member.size} bytes); reading ${width} bytes passes its end`),
       };
     }
@@ -62,19 +61,33 @@ export function resolveFieldRef(ref: string, ctx: FieldContext): FieldPlace | un
   const resolved = resolveField(ref, 0, ctx.layouts, ctx);
   if (!resolved) return undefined;
   const { layout, offset } = resolved;
-  const from = `${ctx.configLayouts.has(struct) ? 'config' : 'preset'} layout ${struct} (${layout.source.file})`;
   return {
     offset,
     field: ref,
-    origin: { from },
+    origin: layoutOrigin(layout, ctx.configLayouts),
     fits: (width) => offset + width <= layout.size || report(`${ref} at offset ${offset} plus ${width} bytes passes the end of ${struct} (${layout.size} bytes)`),
   };
 }
 
+/**
+ * An offset CTF gave, with the preset's own offset for the same layout field
+ * when the two differ. `layoutField` is the field's name in the layout, when
+ * it has one (a layout has no nested members).
+ */
+export function ctfOrigin(types: KernelTypes, layout: Layout | undefined, layoutField: string | undefined, offset: number): OffsetOrigin {
+  const conflict = presetConflict(layout, layoutField, offset, types.origin);
+  return { from: types.origin, ...(conflict ? { conflict } : {}) };
+}
+
+/** An offset a layout gave: the config's own or the preset's. */
+export function layoutOrigin(layout: Layout, configLayouts: ReadonlySet<string>): OffsetOrigin {
+  return { from: `${configLayouts.has(layout.name) ? 'config' : 'preset'} layout ${layout.name} (${layout.source.file})` };
+}
+
 /** The preset layout's offset for the same field, when it differs from CTF's. */
-function presetConflict(layout: Layout | undefined, members: readonly string[], offset: number, origin: string): string | undefined {
-  if (!layout || members.length !== 1) return undefined;
-  const preset = layout.fields.get(members[0]!);
+function presetConflict(layout: Layout | undefined, field: string | undefined, offset: number, origin: string): string | undefined {
+  if (!layout || field === undefined) return undefined;
+  const preset = layout.fields.get(field);
   if (preset === undefined || preset === offset) return undefined;
   return `the preset layout ${layout.name} (${layout.source.file}) says offset ${preset}; ${origin} says ${offset}`;
 }

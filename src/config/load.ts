@@ -58,7 +58,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     types: typeof types === 'string' ? undefined : types,
   };
   const sections = normaliseSections(files, lookup, errors);
-  const vnets = resolveVnets(files, layouts, [...sections.counters, ...sections.variables], errors);
+  const vnets = resolveVnets(files, lookup, [...sections.counters, ...sections.variables], errors);
   if (errors.length > 0) throw new ConfigErrors(ordered(errors, user));
   return {
     file: resolve(file),

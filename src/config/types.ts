@@ -156,11 +156,20 @@ export interface VnetsConfig {
   readonly max: number;
   /** Per entry, at most this many jails get series; the rest are summed as jail="other". */
   readonly maxSeries: number;
-  /** Offsets from the `vnet` and `prison` layouts; undefined when the config has neither. */
+  /** The walks' offsets in struct vnet and struct prison; undefined when no source has them all. */
   readonly layouts?: {
     readonly vnet: { readonly next: number; readonly magic: number; readonly dataBase: number };
     readonly prison: { readonly next: number; readonly id: number; readonly name: number; readonly vnet: number };
   };
+  /** Where each of those offsets came from, for `check`. */
+  readonly offsets?: readonly VnetOffset[];
+}
+
+/** One walk offset: `prison.pr_vnet`, `vnet.vnet_le.le_next`. */
+export interface VnetOffset {
+  readonly field: string;
+  readonly offset: number;
+  readonly origin: OffsetOrigin;
 }
 
 export type CollectorName =

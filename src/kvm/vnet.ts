@@ -35,7 +35,13 @@ export const PR_NAME_SIZE = 256;
 export const HOST_JID = '0';
 export const HOST_JAIL = 'host';
 
-/** Byte offsets in struct vnet and struct prison (the `vnet` and `prison` layouts). */
+/**
+ * Byte offsets in struct vnet (sys/net/vnet.h) and struct prison
+ * (sys/sys/jail.h), as the config resolved them: a config layout, the
+ * kernel's CTF, or the preset (src/config/vnets.ts). `next` is the first
+ * member of `vnet_le` (LIST_ENTRY le_next) and of `pr_list` (TAILQ_ENTRY
+ * tqe_next), sys/sys/queue.h.
+ */
 export interface VnetLayouts {
   readonly vnet: { readonly next: number; readonly magic: number; readonly dataBase: number };
   readonly prison: { readonly next: number; readonly id: number; readonly name: number; readonly vnet: number };

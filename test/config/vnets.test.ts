@@ -33,7 +33,18 @@ describe('vnets', () => {
       max: 20,
       maxSeries: 5,
       layouts: { vnet: { next: 0, magic: 16, dataBase: 40 }, prison: { next: 0, id: 16, vnet: 176, name: 288 } },
+      offsets: expect.any(Array),
     });
+    // Without CTF every offset is the config layout's, named as the headers name it.
+    expect(config.vnets.offsets!.map((o) => `${o.field} ${o.offset} ${o.origin.from}`)).toEqual([
+      'vnet.vnet_le.le_next 0 config layout vnet (v.yml)',
+      'vnet.vnet_magic_n 16 config layout vnet (v.yml)',
+      'vnet.vnet_data_base 40 config layout vnet (v.yml)',
+      'prison.pr_list.tqe_next 0 config layout prison (v.yml)',
+      'prison.pr_id 16 config layout prison (v.yml)',
+      'prison.pr_name 288 config layout prison (v.yml)',
+      'prison.pr_vnet 176 config layout prison (v.yml)',
+    ]);
     expect(config.counters[0]?.vnet).toBe(true);
   });
 
