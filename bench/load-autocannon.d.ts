@@ -26,7 +26,7 @@ declare module 'autocannon' {
     readonly timeout?: number;
   }
 
-  interface Result {
+  export interface Result {
     readonly requests: Histogram & { readonly sent: number };
     readonly latency: Histogram;
     readonly throughput: Histogram;
@@ -39,6 +39,12 @@ declare module 'autocannon' {
     readonly statusCodeStats: Record<string, { readonly count: number }>;
   }
 
+  /** The running load, with a 'response' event per answer (its latency in ms last). */
+  interface Instance {
+    on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void): this;
+  }
+
   function autocannon(options: Options): Promise<Result>;
+  function autocannon(options: Options, done: (error: Error | null, result: Result) => void): Instance;
   export default autocannon;
 }

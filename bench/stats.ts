@@ -77,3 +77,22 @@ export function ratio(a: number | null | undefined, b: number | null | undefined
   if (a === null || a === undefined || b === null || b === undefined || !(b > 0) || !Number.isFinite(a)) return null;
   return a / b;
 }
+
+/**
+ * The Theil–Sen slope: the median of the slopes between every pair of
+ * points. Unlike least squares, one odd sample (a GC or an allocator trim
+ * landing just before it) does not tilt it, so a few dozen memory samples
+ * are enough to tell a plateau from a steady climb.
+ */
+export function medianSlope(points: readonly (readonly [number, number])[]): number {
+  const slopes: number[] = [];
+  for (let i = 0; i < points.length; i++) {
+    for (let j = i + 1; j < points.length; j++) {
+      const [x1, y1] = points[i]!;
+      const [x2, y2] = points[j]!;
+      if (x2 !== x1) slopes.push((y2 - y1) / (x2 - x1));
+    }
+  }
+  if (slopes.length === 0) throw new RangeError(`a slope needs two points with different x, got ${points.length} points`);
+  return median(slopes);
+}

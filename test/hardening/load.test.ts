@@ -6,7 +6,7 @@
  * 503 instead of queueing them behind a slow kernel.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatReport, loadProblems, runLoad } from '../../bench/load.js';
+import { formatReport, loadProblems, runLoad, secondHalfSlopes, type MemorySample } from '../../bench/load.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
 import { FULL_CONFIG, serveKernel, simControl, type Served } from './served.js';
 
@@ -21,7 +21,37 @@ describe('bench/load.ts, small', () => {
     // With 16 scrapes outstanding, most join a collection already running.
     expect(report.collections).toBeLessThan(report.requests / 3);
     expect(report.latencyMs.p99).toBeGreaterThan(0);
-  }, 60_000);
+    // The kernel thread's own heap is measured (its V8 heap is not the main thread's).
+    for (const sample of report.samples) {
+      expect(sample.threads).toBe(1);
+      expect(sample.kernelThreadHeapUsed).toBeGreaterThan(1024 * 1024);
+    }
+  }, 90_000);
+});
+
+describe('the flat verdict of bench/load.ts', () => {
+  const MB = 1024 * 1024;
+  const samples = (rssMb: (i: number) => number): MemorySample[] =>
+    Array.from({ length: 21 }, (_, i) => ({
+      requests: i * 1_000,
+      rss: rssMb(i) * MB,
+      heapUsed: 17 * MB,
+      external: 0,
+      arrayBuffers: 0,
+      kernelThreadHeapUsed: 5 * MB,
+      kernelThreadExternal: 0,
+      threads: 1,
+    }));
+
+  it('a climb to a plateau, with one odd sample, is flat over the second half', () => {
+    const slopes = secondHalfSlopes(samples((i) => (i === 15 ? 290 : 175 + 35 * Math.min(1, i / 4) + (i % 3) * 4)));
+    expect(Math.abs(slopes.rss)).toBeLessThan(1);
+  });
+
+  it('a leak of 200 bytes a request shows as 2 MB per 10,000 requests', () => {
+    const slopes = secondHalfSlopes(samples((i) => 200 + (i * 1_000 * 200) / MB));
+    expect(slopes.rss).toBeCloseTo((10_000 * 200) / MB, 5);
+  });
 });
 
 describe('--web.max-requests', () => {
