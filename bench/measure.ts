@@ -92,6 +92,7 @@ export async function measureProduct(config: Config, effort: Effort): Promise<Pr
         collection: {
           scrape: full.timing,
           countersOnly: countersOnly.timing,
+          countersCollector: summarize(countersOnly.perCollector.get('counters') ?? []),
           processesOnly: processesOnly.timing,
           collectorMedianMs: Object.fromEntries([...full.perCollector].map(([name, ms]) => [name, median(ms)])),
         },
