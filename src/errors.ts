@@ -142,6 +142,14 @@ export class ListenError extends KvmExporterError {
   }
 }
 
+/** `--runas` names a user or group this host does not know, or the switch to it failed. */
+export class PrivilegesError extends KvmExporterError {
+  readonly code = 'PRIVILEGES';
+  constructor(readonly runas: string, problem: string, options?: ErrorOptions) {
+    super(`--runas ${runas}: ${problem}`, options);
+  }
+}
+
 /** A `collect[]`/`exclude[]` parameter named a collector that is unknown or disabled. */
 export class UnknownCollectorError extends KvmExporterError {
   readonly code = 'UNKNOWN_COLLECTOR';

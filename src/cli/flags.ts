@@ -10,6 +10,7 @@ import type { CollectorName } from '../config/types.js';
 import { parseListenAddress, type ListenAddress } from '../http/listen-address.js';
 import { telemetryPathProblem } from '../http/server.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
+import { parseRunAs, type RunAs } from './privileges.js';
 
 /** Port 9632: not claimed by node_exporter (9100), the FreeBSD sysctl (9124), jail (9452) or process (9256) exporters. */
 export const DEFAULT_LISTEN_ADDRESS = ':9632';
@@ -41,7 +42,7 @@ export interface Flags {
   readonly kvmLibrary: string | undefined;
   readonly kvmExecfile: string | undefined;
   readonly kvmCorefile: string | undefined;
-  readonly runas: string | undefined;
+  readonly runas: RunAs | undefined;
   /** `layout`: the structs, unions, typedefs or `var:NAME` variables to print. */
   readonly names: readonly string[];
   /** `layout`: pahole-like text or JSON. */
@@ -109,7 +110,7 @@ export function parseFlags(argv: readonly string[]): Flags {
     kvmLibrary: str('kvm.library'),
     kvmExecfile: str('kvm.execfile'),
     kvmCorefile: str('kvm.corefile'),
-    runas: str('runas'),
+    runas: runAs(str('runas')),
     collectors: collectorChoices(values),
     disableDefaults: values['collector.disable-defaults'] === true,
     help: values.help === true,
@@ -125,6 +126,13 @@ function command(positionals: readonly string[]): Command {
   if (name === 'layout' && positionals.length < 2) throw new UsageError('layout needs at least one struct, union, typedef or var:NAME');
   if (name !== 'layout' && positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   return name as Command;
+}
+
+function runAs(text: string | undefined): RunAs | undefined {
+  if (text === undefined) return undefined;
+  const parsed = parseRunAs(text);
+  if (!parsed) throw new UsageError(`--runas expects USER or USER:GROUP, got ${JSON.stringify(text)}`);
+  return parsed;
 }
 
 function collectorChoices(values: Record<string, unknown>): Map<CollectorName, boolean> {

@@ -14,7 +14,7 @@ import { createLogger, type Logger } from '../log.js';
 import { REVISION, VERSION } from '../version.js';
 import { enabledCollectors, type Flags } from './flags.js';
 import { exitAtOnce, exitCode } from './exit.js';
-import { dropPrivileges, parseRunAs, warnIfRoot } from './privileges.js';
+import { dropPrivileges, warnIfRoot, type RunAs } from './privileges.js';
 import { describeTypes, loadConfigWithFlags, loadRunConfig } from './run-config.js';
 
 /** How long shutdown waits for in-flight scrapes before closing connections. */
@@ -35,7 +35,6 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
   const config = loadRunConfig(flags, hooks.defaultConfigFile);
   if (!config) return 1;
   logger.info('kernel types', { ctf: describeTypes(config) });
-  const runas = flags.runas === undefined ? undefined : parseRunAs(flags.runas);
   const selfMetrics = new SelfMetrics({ version: VERSION, revision: REVISION }, { defaultMetrics: !flags.disableExporterMetrics });
   const exporter = new Exporter({
     config,
@@ -45,7 +44,7 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
   });
   // The kernel thread opens the kernel first: setuid applies to every thread, so the drop must come after.
   await exporter.opened();
-  if (runas) dropPrivileges(runas, logger);
+  if (flags.runas) await dropPrivilegesOrClose(flags.runas, exporter, logger);
   else warnIfRoot(logger);
   const server = await startServer({
     source: exporter,
@@ -82,6 +81,16 @@ export async function runServe(flags: Flags, hooks: ServeHooks = {}): Promise<nu
   clearTimeout(force);
   logger.info('stopped');
   return exitCode(0, exporter);
+}
+
+/** The kernel thread keeps the process alive: a refused drop closes it before the error ends the command. */
+async function dropPrivilegesOrClose(runas: RunAs, exporter: Exporter, logger: Logger): Promise<void> {
+  try {
+    dropPrivileges(runas, logger);
+  } catch (error) {
+    await exporter.close(KERNEL_CLOSE_WAIT_MS);
+    throw error;
+  }
 }
 
 async function reload(flags: Flags, file: string, exporter: Exporter, selfMetrics: SelfMetrics, logger: Logger): Promise<void> {

@@ -1,37 +1,45 @@
 /**
  * DPCPU variables from the config (`DPCPU_DEFINE(int, pcputicks)`), one
- * series per present CPU. Each CPU's copy is found as libkvm documents it:
- * kvm_dpcpu_setcpu, then a fresh kvm_nlist (the `pcpu_entry_` symbol is
- * translated with the selected CPU's dpcpu_off), then kvm_read.
+ * series per present CPU. Each variable's template (`pcpu_entry_<name>`) and
+ * the kernel's `dpcpu_off[]` are resolved once per handle (DpcpuOffsets), so
+ * a scrape reads each CPU's copy with one kvm_read and looks up no symbol.
  */
 import { CTYPE_BYTES, decodeCType } from '../abi.js';
 import type { DpcpuEntry } from '../config/types.js';
 import { headOf, type MetricSink } from '../exposition/family.js';
-import { readDpcpu, type KvmSession } from '../kvm/index.js';
+import { DpcpuOffsets } from '../kvm/index.js';
 import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
 
 interface DpcpuVariable {
   readonly entry: DpcpuEntry;
   readonly key: string;
+  /** The variable's address in the set_pcpu template. */
+  readonly template: bigint;
 }
+
+/** The boot CPU: always 0 on FreeBSD, so its copy proves an entry readable at setup. */
+const BOOT_CPU = [0];
 
 export const dpcpuCollector: CollectorFactory = {
   name: 'dpcpu',
   defaultEnabled: true,
-  description: 'DPCPU variables from the config, per CPU (kvm_dpcpu_setcpu)',
+  description: 'DPCPU variables from the config, per CPU (dpcpu_off[] + the pcpu_entry_ template)',
   create({ session, config }) {
+    let offsets: DpcpuOffsets | undefined;
     const resolved = resolveEntries(config, config.dpcpu, (entry, key) => {
-      readDpcpu(session, entry.symbol, entry.offset, CTYPE_BYTES[entry.ctype], [0]);
-      return [{ item: { entry, key }, report: { key, source: entry.sourceText, metrics: [entry.family.name] } }];
+      offsets ??= DpcpuOffsets.resolve(session);
+      const template = offsets.template(entry.symbol);
+      offsets.read(template, entry.offset, CTYPE_BYTES[entry.ctype], BOOT_CPU);
+      return [{ item: { entry, key, template }, report: { key, source: entry.sourceText, address: template, metrics: [entry.family.name] } }];
     });
-    return new DpcpuCollector(session, resolved);
+    return new DpcpuCollector(offsets, resolved);
   },
 };
 
 class DpcpuCollector extends EntryCollector<DpcpuVariable> {
   constructor(
-    private readonly session: KvmSession,
+    private readonly offsets: DpcpuOffsets | undefined,
     resolved: ResolvedEntries<DpcpuVariable>,
   ) {
     super(resolved);
@@ -40,11 +48,11 @@ class DpcpuCollector extends EntryCollector<DpcpuVariable> {
   update(sink: MetricSink, scrape: ScrapeContext): void {
     const failures = new FailureList();
     const cpus = scrape.topology.present;
-    for (const { entry, key } of this.items) {
+    for (const { entry, key, template } of this.items) {
       scrape.checkDeadline();
       try {
         const width = CTYPE_BYTES[entry.ctype];
-        const rows = readDpcpu(this.session, entry.symbol, entry.offset, width, cpus);
+        const rows = this.offsets!.read(template, entry.offset, width, cpus);
         const values = sink.values(cpus.length);
         for (let i = 0; i < cpus.length; i++) values[i] = decodeCType(rows, i * width, entry.ctype) * entry.scale;
         sink.add(headOf(entry.family, [scrape.cpuLabels], values));

@@ -73,8 +73,6 @@ export interface LibKvm {
   /** @see kvm_getpcpu(3): NULL for an absent CPU, (void *)-1 on error. */
   kvm_getpcpu(kd: KvmHandle, cpu: number): Pointer;
   /** @see kvm_getpcpu(3) */
-  kvm_dpcpu_setcpu(kd: KvmHandle, cpu: number): number;
-  /** @see kvm_getpcpu(3) */
   kvm_read_zpcpu(kd: KvmHandle, base: bigint, buf: Buffer, size: number, cpu: number): number;
   /** @see kvm_getpcpu(3): 0 on error, indistinguishable from a real 0. */
   kvm_counter_u64_fetch(kd: KvmHandle, base: bigint): number | bigint;
@@ -101,7 +99,6 @@ const PROTOTYPES = {
   kvm_getmaxcpu: 'int kvm_getmaxcpu(kvm_t *kd)',
   kvm_getncpus: 'int kvm_getncpus(kvm_t *kd)',
   kvm_getpcpu: 'void *kvm_getpcpu(kvm_t *kd, int cpu)',
-  kvm_dpcpu_setcpu: 'int kvm_dpcpu_setcpu(kvm_t *kd, unsigned int cpu)',
   kvm_read_zpcpu: 'ssize_t kvm_read_zpcpu(kvm_t *kd, u_long base, void *buf, size_t size, int cpu)',
   kvm_counter_u64_fetch: 'uint64_t kvm_counter_u64_fetch(kvm_t *kd, u_long base)',
   kvm_getprocs: 'void *kvm_getprocs(kvm_t *kd, int op, int arg, int *cnt)',

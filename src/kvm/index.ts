@@ -10,7 +10,7 @@ export {
   getMaxCpu,
   getNcpus,
   getPcpu,
-  readDpcpu,
+  DpcpuOffsets,
   readTopology,
   readZpcpu,
   readZpcpuCopies,

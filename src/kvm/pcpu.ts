@@ -1,7 +1,8 @@
 /**
  * Per-CPU kernel data, as `lib/libkvm/kvm_pcpu.c` serves it: the CPU
  * topology, counter(9) copies (`kvm_read_zpcpu`, `kvm_counter_u64_fetch`),
- * `struct pcpu` (`kvm_getpcpu`) and DPCPU variables (`kvm_dpcpu_setcpu`).
+ * `struct pcpu` (`kvm_getpcpu`) and DPCPU variables (`dpcpu_off[]`, as the
+ * kernel's DPCPU_ID_PTR).
  *
  * libkvm's own conventions are unsafe to pass upward: it sums counters over
  * CPU ids 0..mp_ncpus-1 (wrong when ids are sparse), returns 0 from
@@ -11,7 +12,7 @@
  * @see kvm_getpcpu(3)
  */
 import { PAGE_SIZE, PCPU_SIZE } from '../abi.js';
-import { KvmLayoutError, KvmReadError, KvmSymbolError } from '../errors.js';
+import { KvmLayoutError, KvmReadError } from '../errors.js';
 import { POINTER_MINUS_ONE, copyMemory } from './binding.js';
 import type { KvmSession } from './session.js';
 
@@ -222,40 +223,110 @@ export function getPcpu(session: KvmSession, cpu: number): Buffer | undefined {
 }
 
 /**
- * Reads `length` bytes at `offset` into DPCPU variable `name` for each CPU:
- * kvm_dpcpu_setcpu, then a fresh kvm_nlist (libkvm translates DPCPU symbols
- * with the CPU selected when nlist runs), then kvm_read. Leaves CPU 0
- * selected, libkvm's own default. Row i of the result is `cpus[i]`'s copy.
- * @see kvm_getpcpu(3) kvm_dpcpu_setcpu
+ * DPCPU variables (`DPCPU_DEFINE`), read as the kernel itself reaches another
+ * CPU's copy: `DPCPU_ID_PTR(i, n)` is `dpcpu_off[i] + &pcpu_entry_<n>`
+ * (sys/sys/pcpu.h), where `&pcpu_entry_<n>` is the variable's address in the
+ * `set_pcpu` linker set (the template) and `dpcpu_off[i]` CPU i's area minus
+ * `__start_set_pcpu` (sys/kern/subr_pcpu.c, dpcpu_init).
+ *
+ * libkvm offers the same through kvm_dpcpu_setcpu and a fresh kvm_nlist per
+ * CPU (lib/libkvm/kvm_pcpu.c, _kvm_dpcpu_validaddr adds the selected CPU's
+ * dpcpu_off to a `pcpu_entry_` hit), but every such kvm_nlist first misses
+ * the plain name, and on a live kernel each lookup is a kldsym(2) over every
+ * loaded file. Here each template is looked up once per handle (the
+ * session's symbol cache) and `dpcpu_off[]` is read once, as libkvm's own
+ * _kvm_dpcpu_init reads `mp_maxcpus` entries of it once per handle; a scrape
+ * then costs one kvm_read per CPU and no symbol lookup.
+ *
+ * An absent CPU's `dpcpu_off` entry is 0: never set (the array is in .bss),
+ * or cleared by pcpu_destroy (sys/kern/subr_pcpu.c). A CPU that starts after
+ * the array was read (pcpu_init publishes cpuid_to_pcpu[] before dpcpu_init
+ * fills dpcpu_off[], sys/amd64/amd64/mp_machdep.c init_secondary) finds a
+ * 0 in the copy, which makes the array be read again.
  */
-export function readDpcpu(
-  session: KvmSession,
-  name: string,
-  offset: number,
-  length: number,
-  cpus: readonly number[],
-): Buffer {
-  const out = Buffer.allocUnsafe(length * cpus.length);
-  try {
-    for (let i = 0; i < cpus.length; i++) {
-      const cpu = cpus[i]!;
-      dpcpuSetcpu(session, cpu);
-      const symbol = session.lookupUncached(name);
-      if (symbol === undefined) throw new KvmSymbolError(name, session.lastError());
-      session.read(symbol.address + BigInt(offset), out.subarray(i * length, (i + 1) * length), length);
-    }
-  } finally {
-    if (session.isOpen) session.lib.kvm_dpcpu_setcpu(session.kd(), 0);
+export class DpcpuOffsets {
+  /** A copy of `dpcpu_off[]`, read at the first use and again when a present CPU has no entry in it. */
+  private offsets: Buffer | undefined;
+
+  private constructor(
+    private readonly session: KvmSession,
+    private readonly array: bigint,
+    private readonly setStart: bigint,
+    private readonly setStop: bigint,
+  ) {}
+
+  /** Looks up `dpcpu_off` and the bounds of `set_pcpu` (cached by the session for the handle's life). */
+  static resolve(session: KvmSession): DpcpuOffsets {
+    return new DpcpuOffsets(
+      session,
+      session.lookup('dpcpu_off').address,
+      session.lookup('__start_set_pcpu').address,
+      session.lookup('__stop_set_pcpu').address,
+    );
   }
-  return out;
+
+  /**
+   * The template address of DPCPU variable `name`: the `pcpu_entry_<name>`
+   * symbol, which kvm_nlist returns untranslated when asked by that name
+   * (lib/libkvm/kvm.c _kvm_nlist translates only hits it made by adding the
+   * prefix itself). It must lie inside `set_pcpu`, as libkvm's
+   * _kvm_dpcpu_validaddr requires before it translates.
+   */
+  template(name: string): bigint {
+    const symbol = `${DPCPU_SYMBOL_PREFIX}${name}`;
+    const address = this.session.lookup(symbol).address;
+    if (address < this.setStart || address >= this.setStop) {
+      throw new KvmLayoutError(
+        `${symbol} is at 0x${address.toString(16)}, outside set_pcpu ` +
+          `[0x${this.setStart.toString(16)}, 0x${this.setStop.toString(16)}): not a DPCPU variable`,
+      );
+    }
+    return address;
+  }
+
+  /**
+   * Reads `length` bytes at `offset` into the variable whose template is at
+   * `template`, for each CPU of `cpus` (present ids): row i of the result is
+   * `cpus[i]`'s copy, one kvm_read each.
+   */
+  read(template: bigint, offset: number, length: number, cpus: readonly number[]): Buffer {
+    const out = Buffer.allocUnsafe(length * cpus.length);
+    cpus.forEach((cpu, i) => {
+      const address = BigInt.asUintN(64, this.offsetOf(cpu) + template + BigInt(offset));
+      this.session.read(address, out.subarray(i * length, (i + 1) * length), length);
+    });
+    return out;
+  }
+
+  /**
+   * `dpcpu_off[cpu]` of a present CPU. A cached 0 means the CPU had no area
+   * when the array was read, so the array is read again before the CPU is
+   * given up; an area, once set, stays (dpcpu_init runs once per CPU).
+   */
+  private offsetOf(cpu: number): bigint {
+    if (this.offsets === undefined || this.cached(cpu) === 0n) this.offsets = this.readArray();
+    const off = this.cached(cpu);
+    if (off === 0n) {
+      throw new KvmLayoutError(`CPU ${cpu} has no DPCPU area: dpcpu_off[${cpu}] is 0 (the CPU is absent or not started yet)`);
+    }
+    return off;
+  }
+
+  private cached(cpu: number): bigint {
+    const at = cpu * 8;
+    return at + 8 <= this.offsets!.length ? this.offsets!.readBigUInt64LE(at) : 0n;
+  }
+
+  /** The whole array, `mp_maxcpus` (kvm_getmaxcpu) entries, in one read. */
+  private readArray(): Buffer {
+    const bytes = Buffer.alloc(getMaxCpu(this.session) * 8);
+    this.session.read(this.array, bytes);
+    return bytes;
+  }
 }
 
-/** @see kvm_getpcpu(3) kvm_dpcpu_setcpu */
-export function dpcpuSetcpu(session: KvmSession, cpu: number): void {
-  if (session.invoke((kd) => session.lib.kvm_dpcpu_setcpu(kd, cpu)) !== 0) {
-    throw session.callError('kvm_dpcpu_setcpu', `kd, ${cpu}`);
-  }
-}
+/** DPCPU_SYMPREFIX (sys/sys/pcpu.h): how a DPCPU variable is named in the kernel's symbol table. */
+const DPCPU_SYMBOL_PREFIX = 'pcpu_entry_';
 
 const STALE = "libkvm's process-wide per-CPU cache (lib/libkvm/kvm_pcpu.c) still describes another kernel after a refresh";
 const REMEDY = 'a new process reads this kernel (restart the exporter)';

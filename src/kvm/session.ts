@@ -183,8 +183,9 @@ export class KvmSession {
    * Resolves a kernel symbol, accepting "name" and the a.out-style "_name".
    * libkvm itself tries the DPCPU and VNET prefixes (pcpu_entry_, vnet_entry_)
    * when the plain name is missing. Results are cached per handle; a DPCPU
-   * symbol resolves to the copy of the CPU selected with kvm_dpcpu_setcpu,
-   * so per-CPU reads use `lookupUncached` instead. @see kvm_nlist(3)
+   * name resolved that way is the copy of the CPU selected with
+   * kvm_dpcpu_setcpu (CPU 0), so DPCPU reads look up the `pcpu_entry_`
+   * template instead (pcpu.ts). @see kvm_nlist(3)
    */
   lookup(name: string): KernelSymbol {
     const symbol = this.tryLookup(name);

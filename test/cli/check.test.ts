@@ -105,6 +105,24 @@ counters:
     expect(lines.find((l) => l.includes('variables[0] hz'))).toMatch(/^ok .*: gauge kvm_hz=1000$/);
   });
 
+  it('exits 1 naming an entry whose handles are zero (the vnet_entry_ template) or EARLY_COUNTER, and says why', async () => {
+    const config = kernel.writeConfig(`counters:
+  - { name: udp, symbol: vnet_entry_udpstat, array: [ipackets, hdrops] }
+  - { name: early, address: "0xa8" }
+  - { name: swtch, symbol: vm_cnt, offset: 0 }
+`, 'early.yml');
+    const result = await runCli(['check', '--config.file', config]);
+    expect(result.code).toBe(1);
+    const lines = entryLines(result.stdout);
+    expect(lines).toContain(
+      'FAIL   counters[0] vnet_entry_udpstat: handle 0x0 from vnet_entry_udpstat[0] (ipackets) is below 4096, an offset into struct pcpu itself, ' +
+        'not a counter(9) allocation: 0 is a handle never allocated (a linker-set template such as a vnet_entry_ symbol holds 0, sys/net/vnet.h: ' +
+        "name the variable without vnet_entry_ and set vnet: true) and would read each CPU's pc_curthread pointer as a count",
+    );
+    expect(lines.find((l) => l.startsWith('FAIL   counters[1] '))).toMatch(/168 is EARLY_COUNTER \(pc_early_dummy_counter\)/);
+    expect(lines.find((l) => l.includes('counters[2] vm_cnt'))).toMatch(/^ok /);
+  });
+
   it('exits 1 naming the entry and the libkvm error when a read fails during the check', async () => {
     const ticks = symbolAddress(kernel.manifest, 'ticks');
     image.setEfault(ticks, ticks + 4n);

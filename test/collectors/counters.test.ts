@@ -368,3 +368,31 @@ describe('entries that cannot be resolved', () => {
     image.close();
   });
 });
+
+describe('handles below 4096: offsets into struct pcpu, not counter(9) allocations', () => {
+  it('leaves out a vnet_entry_ template (zero handles), address 0 and EARLY_COUNTER with the reason, and publishes nothing for them', () => {
+    const k = build({ cpus: [0, 1] });
+    const body = `counters:
+  - { name: udp_template, symbol: vnet_entry_udpstat, array: [ipackets, hdrops] }
+  - { name: curthread, address: "0x0" }
+  - { name: early, address: "0xa8" }
+  - { name: in_pcpu, address: "0x100" }
+  - { name: swtch, symbol: vm_cnt, offset: 0 }
+`;
+    const run = runCollector(k, 'counters', body);
+    expect(run.error).toBeUndefined();
+    const problems = new Map(run.collector.entries.map((e) => [e.key, e.problem]));
+    // The template holds 0 for every element: the first refused leaves the whole entry out.
+    expect(problems.get('counters[0]')).toMatch(
+      /^handle 0x0 from vnet_entry_udpstat\[0\] \(ipackets\) is below 4096, an offset into struct pcpu itself, not a counter\(9\) allocation: 0 is a handle never allocated .*without vnet_entry_ and set vnet: true.*pc_curthread pointer as a count$/,
+    );
+    expect(run.collector.leftOut.some((l) => l.startsWith('counters[0] (vnet_entry_udpstat'))).toBe(true);
+    expect(problems.get('counters[1]')).toMatch(/^handle 0x0 from handle 0x0 is below 4096.*pc_curthread pointer as a count$/);
+    expect(problems.get('counters[2]')).toMatch(/^handle 0xa8 from handle 0xa8 is below 4096.*168 is EARLY_COUNTER \(pc_early_dummy_counter\)/);
+    expect(problems.get('counters[3]')).toMatch(/^handle 0x100 from handle 0x100 is below 4096.*\(wrong symbol, offset or layout\?\)$/);
+    for (const name of ['udp_template_ipackets', 'udp_template_hdrops', 'curthread', 'early', 'in_pcpu']) {
+      expect(samplesOf(run.parsed, `kvm_${name}_total`), name).toEqual([]);
+    }
+    expect(samplesOf(run.parsed, 'kvm_swtch_total')).toHaveLength(1);
+  });
+});

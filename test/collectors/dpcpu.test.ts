@@ -1,8 +1,8 @@
 /**
  * The dpcpu collector reads each present CPU's own copy of a DPCPU variable
- * (kvm_dpcpu_setcpu, then kvm_nlist translates `pcpu_entry_<name>` with the
- * selected CPU's dpcpu_off). Expected values are read from each CPU's DPCPU
- * area in the image, at the address the manifest gives for that CPU.
+ * at `dpcpu_off[cpu]` plus the `pcpu_entry_<name>` template, both resolved
+ * once per handle. Expected values are read from each CPU's DPCPU area in
+ * the image, at the address the manifest gives for that CPU.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -10,7 +10,7 @@ import type { KernelImage } from '../../sim/image/image.js';
 import { symbolAddress, type KernelManifest } from '../../sim/image/manifest.js';
 import { byLabel, samplesOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
-import { runCollector, scrapeKernel } from '../exporter/harness.js';
+import { openExporter, runCollector, scrapeKernel, simControl } from '../exporter/harness.js';
 
 let kernel: TestKernel | undefined;
 afterEach(() => {
@@ -60,6 +60,42 @@ describe.each([
   });
 });
 
+describe('symbol lookups', () => {
+  it('looks up no symbol after the first scrape, on sparse ids, and still reads every copy', async () => {
+    kernel = makeKernel({ cpus: [0, 2, 5, 9], mpMaxcpus: 16 });
+    const image = kernel.open();
+    const run = await openExporter(kernel, BODY, { enabled: ['dpcpu'] });
+    try {
+      await run.scrape();
+      const expected = setTicks(image, kernel.manifest);
+      simControl().resetCallCounts();
+      const scrape = await run.scrape();
+      const calls = simControl().callCounts();
+      expect(byLabel(scrape, 'kvm_pcputicks_total', 'cpu')).toEqual(expected);
+      expect({ nlist: calls.kvm_nlist ?? 0, nlist2: calls.kvm_nlist2 ?? 0, setcpu: calls.kvm_dpcpu_setcpu ?? 0 }).toEqual({ nlist: 0, nlist2: 0, setcpu: 0 });
+    } finally {
+      await run.close();
+      image.close();
+    }
+  });
+
+  it('publishes a CPU that comes up after the open from its own DPCPU area', async () => {
+    kernel = makeKernel({ cpus: [0, 2, 5, 9], mpMaxcpus: 16 });
+    const image = kernel.open();
+    const run = await openExporter(kernel, BODY, { enabled: ['dpcpu'] });
+    try {
+      await run.scrape();
+      image.setCpuPresent(3, true);
+      const expected = setTicks(image, { ...kernel.manifest, cpus: [0, 2, 3, 5, 9] });
+      const scrape = await run.scrape();
+      expect(byLabel(scrape, 'kvm_pcputicks_total', 'cpu')).toEqual(expected);
+    } finally {
+      await run.close();
+      image.close();
+    }
+  });
+});
+
 describe('entries that fail', () => {
   it('leaves out a DPCPU variable the kernel does not have and publishes the others', () => {
     kernel = makeKernel({ cpus: [0, 1] });
@@ -72,7 +108,7 @@ describe('entries that fail', () => {
     const run = runCollector(kernel, 'dpcpu', body);
     expect(run.error).toBeUndefined();
     expect(run.collector.entries[0]).toMatchObject({ key: 'dpcpu[0]', source: 'DPCPU no_such_dpcpu', metrics: [] });
-    expect(run.collector.entries[0]?.problem).toMatch(/^kernel symbol no_such_dpcpu not found/);
+    expect(run.collector.entries[0]?.problem).toMatch(/^kernel symbol pcpu_entry_no_such_dpcpu not found/);
     expect(byLabel(run.parsed, 'kvm_pcputicks', 'cpu')).toEqual(expected);
     image.close();
   });

@@ -127,6 +127,22 @@ describe('problems', () => {
     expect(samplesOf(run.parsed, 'kvm_udp_ipackets_total')).toEqual([]);
   });
 
+  it('a stack whose handles are still the template\'s zeros is left out for that entry, with the reason, never read as counts', () => {
+    const k = build({ cpus: [0, 1], jails: JAILS });
+    const image = k.open();
+    const table = new JailTable(image, k.manifest);
+    const web = table.vnets().find((v) => v.jail?.name === 'web')!;
+    // As a kldloaded module's VNET_PCPUSTAT array is between the data copy and its VNET_SYSINIT (sys/net/vnet.c).
+    for (let i = 0; i < 14; i++) image.writeU64(table.handleHolder(web.dataBase, 'udpstat', i), 0n);
+    image.close();
+    const run = runCollector(k, 'vnet', PRESET);
+    const udp = [...run.failures].filter(([key]) => key.endsWith(' jid=1'));
+    expect(udp).toHaveLength(1);
+    expect(udp[0]![1]).toMatch(/^handle 0x0 from udpstat\S* \(ipackets\) in this network stack is below 4096, an offset into struct pcpu itself, not a counter\(9\) allocation/);
+    expect(samplesOf(run.parsed, 'kvm_udp_ipackets_total').map((s) => s.labels.jail)).toEqual(['host', 'app']);
+    expect(samplesOf(run.parsed, 'kvm_tcp_sndbyte_total').map((s) => s.labels.jail)).toEqual(['host', 'web', 'app']);
+  });
+
   it('a kernel without VIMAGE: each entry is read once, as the host\'s', () => {
     const k = build({ cpus: [0, 1], vimage: false });
     const run = runCollector(k, 'vnet', PRESET);

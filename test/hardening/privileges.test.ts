@@ -130,9 +130,36 @@ describe('--runas', () => {
   it('refuses a group that does not exist before it serves anything', async () => {
     const { config } = rootOnlyKernel();
     const result = await runCli(['serve', '--web.listen-address=127.0.0.1:0', `--config.file=${config}`, `--runas=${USER}:nosuchgroup${process.pid}`]);
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(1);
     expect(result.stderr).toContain(`nosuchgroup${process.pid}`);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(result.stderr).not.toMatch(/listening/);
+  });
+
+  it('without GROUP, takes the user\'s primary group from the user database, not a group named after the user', async () => {
+    // Debian's nobody has primary group nogroup; no group is called nobody.
+    const nobodyGid = Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' }));
+    expect(spawnSync('getent', ['group', 'nobody']).status).not.toBe(0);
+    const { config } = rootOnlyKernel();
+    cli = await startCli([`--config.file=${config}`, '--runas=nobody']);
+    expect(cli.log.find((l) => l.msg === 'dropped privileges')).toMatchObject({ user: 'nobody', gid: nobodyGid });
+    expect(idsOf(cli.pid).gids).toEqual([nobodyGid, nobodyGid, nobodyGid, nobodyGid]);
+  });
+
+  it('refuses a user that does not exist with one line naming it, and no stack trace', async () => {
+    const { config } = rootOnlyKernel();
+    const result = await runCli(['serve', '--web.listen-address=127.0.0.1:0', `--config.file=${config}`, `--runas=nosuchuser${process.pid}`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^kvm_exporter: --runas nosuchuser${process.pid}: no user "nosuchuser${process.pid}" on this host`, 'm'));
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.stderr).not.toMatch(/listening/);
+  });
+
+  it('refuses a malformed USER:GROUP as a command-line mistake (exit 2)', async () => {
+    const { config } = rootOnlyKernel();
+    const result = await runCli(['serve', `--config.file=${config}`, '--runas=a:b:c']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--runas expects USER or USER:GROUP, got "a:b:c"');
   });
 
   it('after the drop, a reopen meets the kernel\'s real permissions and says so', async () => {

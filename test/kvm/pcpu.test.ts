@@ -10,20 +10,19 @@
  * separate processes.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { KvmCallError, KvmLayoutError, KvmReadError } from '../../src/errors.js';
+import { KvmCallError, KvmLayoutError, KvmReadError, KvmSymbolError } from '../../src/errors.js';
 import {
   KvmSession,
   counterU64Fetch,
   getMaxCpu,
   getNcpus,
   getPcpu,
-  readDpcpu,
+  DpcpuOffsets,
   readTopology,
   readZpcpu,
   readZpcpuEach,
   readZpcpuRun,
 } from '../../src/kvm/index.js';
-import { dpcpuSetcpu } from '../../src/kvm/pcpu.js';
 import { SimControl } from '../../sim/control.js';
 import { PCPU_SIZE } from '../../sim/image/format.js';
 import { counterHandle } from '../../sim/image/manifest.js';
@@ -225,22 +224,59 @@ describe('struct pcpu (kvm_getpcpu)', () => {
   });
 });
 
-describe('DPCPU (kvm_dpcpu_setcpu, then a fresh kvm_nlist)', () => {
-  it('positive: each present CPU\'s copy of pcputicks, as the image holds it', () => {
-    const { kernel, session, image } = open([0, 2, 5, 9], 16);
+describe('DPCPU (dpcpu_off[cpu] + the pcpu_entry_ template, DPCPU_ID_PTR)', () => {
+  /** CPU `cpu`'s copy of pcputicks, from the image: its DPCPU area plus the variable's place in set_pcpu. */
+  function copyAddress(kernel: TestKernel, cpu: number): bigint {
     const offset = BigInt(kernel.manifest.symbols.pcpu_entry_pcputicks!.address) - BigInt(kernel.manifest.dpcpu.start);
-    const rows = readDpcpu(session, 'pcputicks', 0, 4, [0, 2, 5, 9]);
-    [0, 2, 5, 9].forEach((cpu, i) => {
-      const expected = image.readI32(BigInt(kernel.manifest.dpcpu.areas[String(cpu)]!) + offset);
-      expect(rows.readInt32LE(i * 4)).toBe(expected);
-    });
-    // CPU 0 is selected again afterwards, libkvm's default.
-    expect(session.lookupUncached('pcputicks')!.address).toBe(BigInt(kernel.manifest.dpcpu.areas['0']!) + offset);
+    return BigInt(kernel.manifest.dpcpu.areas[String(cpu)]!) + offset;
+  }
+
+  it("positive: each present CPU's copy of pcputicks on sparse ids, as the image holds it", () => {
+    const { kernel, session, image } = open([0, 2, 5, 9], 16);
+    [0, 2, 5, 9].forEach((cpu) => image.writeI32(copyAddress(kernel, cpu), 7_000_000 + cpu * 13));
+    const dpcpu = DpcpuOffsets.resolve(session);
+    const rows = dpcpu.read(dpcpu.template('pcputicks'), 0, 4, [0, 2, 5, 9]);
+    [0, 2, 5, 9].forEach((cpu, i) => expect(rows.readInt32LE(i * 4)).toBe(image.readI32(copyAddress(kernel, cpu))));
   });
 
-  it('negative: a CPU beyond MAXCPU and an absent CPU fail with libkvm\'s messages', () => {
+  it('positive: after the first read, a read looks up no symbol and reads dpcpu_off[] no more', () => {
+    const { kernel, session } = open([0, 1, 2, 3]);
+    const dpcpu = DpcpuOffsets.resolve(session);
+    const template = dpcpu.template('pcputicks');
+    dpcpu.read(template, 0, 4, [0, 1, 2, 3]);
+    sim.resetCallCounts();
+    const rows = dpcpu.read(template, 2, 2, [0, 1, 2, 3]);
+    const calls = sim.callCounts();
+    expect(calls.kvm_nlist2 ?? 0).toBe(0);
+    expect(calls.kvm_nlist ?? 0).toBe(0);
+    expect(calls.kvm_dpcpu_setcpu ?? 0).toBe(0);
+    expect(calls.kvm_read2).toBe(4);
+    expect(rows.readUInt16LE(6)).toBe(kernel.open().readI32(copyAddress(kernel, 3)) >>> 16);
+  });
+
+  it('positive: a CPU that comes up after dpcpu_off[] was read is read from its own area', () => {
+    const { kernel, session, image } = open([0, 2, 5, 9], 16);
+    const dpcpu = DpcpuOffsets.resolve(session);
+    const template = dpcpu.template('pcputicks');
+    dpcpu.read(template, 0, 4, [0, 2]);
+    image.setCpuPresent(3, true);
+    image.writeI32(copyAddress(kernel, 3), 4242);
+    const rows = dpcpu.read(template, 0, 4, [0, 2, 3]);
+    expect(rows.readInt32LE(8)).toBe(4242);
+  });
+
+  it('negative: an absent CPU (dpcpu_off 0) is an error naming it, never a read of the template', () => {
     const { session } = open([0, 2, 5, 9], 16);
-    expect(() => dpcpuSetcpu(session, 40)).toThrow(/CPU 40 too big/);
-    expect(() => dpcpuSetcpu(session, 3)).toThrow(/CPU 3 not found/);
+    const dpcpu = DpcpuOffsets.resolve(session);
+    const template = dpcpu.template('pcputicks');
+    expect(() => dpcpu.read(template, 0, 4, [0, 3])).toThrow('CPU 3 has no DPCPU area: dpcpu_off[3] is 0');
+    expect(() => dpcpu.read(template, 0, 4, [0, 40])).toThrow('CPU 40 has no DPCPU area');
+  });
+
+  it('negative: a name without a pcpu_entry_ symbol, or one outside set_pcpu, is refused', () => {
+    const { session } = open([0, 1]);
+    const dpcpu = DpcpuOffsets.resolve(session);
+    expect(() => dpcpu.template('no_such_dpcpu')).toThrow(KvmSymbolError);
+    expect(() => dpcpu.template('no_such_dpcpu')).toThrow('kernel symbol pcpu_entry_no_such_dpcpu not found');
   });
 });

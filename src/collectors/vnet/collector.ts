@@ -27,6 +27,7 @@ import {
   type NetworkStack,
   type VnetLayouts,
 } from '../../kvm/index.js';
+import { refusedHandle } from '../counters/handles.js';
 import { WORDS_PER_CPU, copyAt, int32Words, planSpans, total } from '../counters/spans.js';
 import { FailureList, type CollectorFactory, type EntryReport, type ScrapeContext } from '../framework/collector.js';
 import { EntryCollector, resolveEntries, type Resolved } from '../framework/config-entries.js';
@@ -147,6 +148,7 @@ class VnetCollector extends EntryCollector<VnetItem> {
   /** Every handle's copies on the present CPUs, a page of handles per kvm_read_zpcpu. */
   private readCounters(item: VnetCounter, handles: Buffer, cpus: readonly number[]): Reading {
     const members = item.families.map((_, i) => ({ handle: handles.readBigUInt64LE(8 * i), index: i }));
+    refuseUnallocated(item, members);
     const perCpu = item.families.some((f) => f.percpu);
     const sums = new Array<number>(members.length).fill(0);
     const percpu = perCpu ? members.map(() => new Array<number>(cpus.length).fill(0)) : undefined;
@@ -185,6 +187,19 @@ class VnetCollector extends EntryCollector<VnetItem> {
         if ('percpu' in head && head.percpu) sink.add(headOf(head.percpu, ...percpuColumns(sink, named, rest, i, element, cpus)));
       });
     });
+  }
+}
+
+/**
+ * A stack's handles are allocated for it (VNET_PCPUSTAT_ALLOC from a
+ * VNET_SYSINIT, sys/net/vnet.h) after its data area was copied from the
+ * set_vnet template, whose handles are 0 (sys/net/vnet.c vnet_alloc):
+ * a handle below a page is not (yet) a counter and is never read as one.
+ */
+function refuseUnallocated(item: VnetCounter, members: readonly { handle: bigint; index: number }[]): void {
+  for (const { handle, index } of members) {
+    const refused = refusedHandle(handle, `${item.families[index]!.sourceText} in this network stack`);
+    if (refused) throw refused;
   }
 }
 
