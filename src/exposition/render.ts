@@ -95,6 +95,18 @@ function flatten(chunk: string): string {
  * The same chunks, with a turn of the event loop (`setImmediate`) after each,
  * so an HTTP server keeps answering health checks while a 100k-series
  * exposition is rendered and written.
+ *
+ * Why the main thread renders in slices rather than the kernel thread
+ * rendering whole pages: with columnar families the main thread's share of a
+ * 130k-series scrape is receiving about 4,000 family objects (the values'
+ * buffers are moved, the cpu column arrives once) and then about 1 ms of
+ * rendering per chunk between turns of the loop. The remaining pauses, 20 to
+ * 80 ms on a loaded 2-core VM against 300 to 1,200 ms with one object per
+ * series, are young-generation collections of the chunks' strings, not
+ * rendering work. Rendering in the kernel thread would move those too, but
+ * it would tie each in-flight collection to one format and one filter
+ * (identical scrapes share a collection whatever their Accept header), and
+ * that thread is the one reading the kernel for the next scrape.
  */
 export async function* renderIncrementally(
   families: readonly MetricFamily[],
