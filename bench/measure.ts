@@ -7,7 +7,7 @@
 import { enabledCollectors } from '../src/cli/flags.js';
 import type { Config } from '../src/config/types.js';
 import { Exporter } from '../src/exporter/exporter.js';
-import type { MetricFamily } from '../src/exposition/family.js';
+import { seriesOf, type MetricFamily } from '../src/exposition/family.js';
 import { renderFamilies } from '../src/exposition/render.js';
 import { SelfMetrics } from '../src/exposition/self-metrics.js';
 import { silentLogger } from '../src/log.js';
@@ -31,7 +31,7 @@ export function exporterFor(config: Config, selfMetrics?: SelfMetrics): Exporter
 /** Milliseconds per collector, from the scrape's own kvm_scrape_collector_duration_seconds. */
 function collectorMs(families: readonly MetricFamily[]): Map<string, number> {
   const family = families.find((f) => f.name === 'kvm_scrape_collector_duration_seconds');
-  return new Map((family?.series ?? []).map((s) => [s.labels[0]!, s.value * 1000]));
+  return new Map((family ? seriesOf(family) : []).map((s) => [s.labels[0]!, s.value * 1000]));
 }
 
 async function timeScrapes(exporter: Exporter, effort: Effort, collect?: string[]): Promise<{ timing: Timing; perCollector: Map<string, number[]> }> {
@@ -92,6 +92,7 @@ export async function measureProduct(config: Config, effort: Effort): Promise<Pr
         collection: {
           scrape: full.timing,
           countersOnly: countersOnly.timing,
+          countersCollector: summarize(countersOnly.perCollector.get('counters') ?? []),
           processesOnly: processesOnly.timing,
           collectorMedianMs: Object.fromEntries([...full.perCollector].map(([name, ms]) => [name, median(ms)])),
         },

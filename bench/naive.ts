@@ -6,7 +6,7 @@
  * can be checked against the exporter's and its time compared fairly.
  */
 import type { Config } from '../src/config/types.js';
-import type { MetricFamily, Series } from '../src/exposition/family.js';
+import { familyOf, type MetricFamily, type Series } from '../src/exposition/family.js';
 import { KvmSession, counterU64Fetch, readTopology, readZpcpu } from '../src/kvm/index.js';
 import { EXTRA_COUNTERS_NAME, openExtraCounters } from './kernels.js';
 
@@ -34,8 +34,8 @@ export class NaiveCounters {
       const stem = `kvm_${EXTRA_COUNTERS_NAME}_c${i}`;
       const perCpu: Series[] = present.map((cpu) => ({ labels: [String(cpu)], value: this.readCopy(handle, cpu) }));
       const sum = Number(counterU64Fetch(this.session, handle, ncpus));
-      families.push({ name: `${stem}_total`, help: 'sum over CPUs', type: 'counter', labelNames: [], series: [{ labels: [], value: sum }] });
-      families.push({ name: `${stem}_percpu_total`, help: 'per CPU', type: 'counter', labelNames: ['cpu'], series: perCpu });
+      families.push(familyOf({ name: `${stem}_total`, help: 'sum over CPUs', type: 'counter', labelNames: [] }, [{ labels: [], value: sum }]));
+      families.push(familyOf({ name: `${stem}_percpu_total`, help: 'per CPU', type: 'counter', labelNames: ['cpu'] }, perCpu));
     });
     return families;
   }

@@ -5,7 +5,8 @@
  * harness can check that every strategy it times computes the same thing.
  */
 import type { ScrapeSource } from '../src/exporter/scrape-source.js';
-import type { MetricFamily } from '../src/exposition/family.js';
+import { seriesOf, type MetricFamily } from '../src/exposition/family.js';
+export { seriesCount } from '../src/exposition/family.js';
 import { PROC_STATES } from '../src/kvm/index.js';
 import type { SimCallCounts, SimControl } from '../sim/control.js';
 import { EXTRA_COUNTERS_NAME } from './kernels.js';
@@ -33,14 +34,15 @@ export async function countCalls(sim: SimControl, work: () => unknown): Promise<
 export function counterChecksum(families: readonly MetricFamily[]): string {
   let sum = 0n;
   for (const family of families) {
-    if (SUM_FAMILY.test(family.name)) sum += BigInt(family.series[0]?.value ?? 0);
+    if (SUM_FAMILY.test(family.name)) sum += BigInt(family.values[0] ?? 0);
   }
   return (sum % TWO_64).toString();
 }
 
 function stateCounts(families: readonly MetricFamily[], name: string): number[] {
   const family = families.find((f) => f.name === name);
-  return STATES.map((state) => family?.series.find((s) => s.labels[0] === state)?.value ?? 0);
+  const series = family === undefined ? [] : seriesOf(family);
+  return STATES.map((state) => series.find((s) => s.labels[0] === state)?.value ?? 0);
 }
 
 export function observe(families: readonly MetricFamily[]): Observed {
@@ -55,15 +57,11 @@ export function observe(families: readonly MetricFamily[]): Observed {
 export function assertScrapeSucceeded(families: readonly MetricFamily[], source: ScrapeSource, where: string): void {
   const success = families.find((f) => f.name === 'kvm_scrape_collector_success');
   if (success === undefined) throw new Error(`${where}: the scrape has no kvm_scrape_collector_success`);
-  const failed = success.series.filter((s) => s.value !== 1).map((s) => s.labels[0]);
+  const failed = seriesOf(success).filter((s) => s.value !== 1).map((s) => s.labels[0]);
   if (failed.length === 0) return;
   const errors = source
     .status()
     .collectors.filter((c) => failed.includes(c.name))
     .map((c) => `${c.name}: ${c.lastError ?? 'failed'}`);
   throw new Error(`${where}: ${errors.join('; ')} (the benchmark would time a failure)`);
-}
-
-export function seriesCount(families: readonly MetricFamily[]): number {
-  return families.reduce((sum, f) => sum + f.series.length, 0);
 }

@@ -8,7 +8,7 @@
  */
 import { Counter, Gauge, Registry, type RegistryContentType } from 'prom-client';
 
-import type { MetricFamily } from '../src/exposition/family.js';
+import { seriesOf, type MetricFamily } from '../src/exposition/family.js';
 import { renderFamilies, type ExpositionFormat } from '../src/exposition/render.js';
 import { repeatTimed, type Repeat } from './plan.js';
 import type { FormatComparison, PromClientMeasurement } from './schema.js';
@@ -21,7 +21,7 @@ export function registryOf(families: readonly MetricFamily[], contentType: Regis
   for (const family of families) {
     const options = { name: family.name, help: family.help, labelNames: [...family.labelNames], registers: [registry] };
     const metric = family.type === 'counter' ? new Counter(options) : new Gauge(options);
-    for (const series of family.series) {
+    for (const series of seriesOf(family)) {
       const labels = Object.fromEntries(family.labelNames.map((name, i) => [name, series.labels[i] ?? '']));
       if (metric instanceof Counter) metric.inc(labels, series.value);
       else metric.set(labels, series.value);

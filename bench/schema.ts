@@ -31,6 +31,14 @@ export interface ProductMeasurement {
     /** Exporter.scrape() of every enabled collector. */
     readonly scrape: Timing;
     readonly countersOnly: Timing;
+    /**
+     * The counters collector's own time in the `collect[]=counters` scrapes
+     * (its kvm_scrape_collector_duration_seconds, measured on the kernel
+     * thread): reading the counters and building their families, without the
+     * thread round trip. What the naive strategy and the floor are compared
+     * with. Absent from runs before 2026-12-03 20:30 UTC.
+     */
+    readonly countersCollector?: Timing;
     readonly processesOnly: Timing;
     /** Median kvm_scrape_collector_duration_seconds per collector over the full scrapes, in ms. */
     readonly collectorMedianMs: Readonly<Record<string, number>>;

@@ -10,7 +10,7 @@ import type { EntryReport } from '../collectors/index.js';
 import type { CollectorName, Config, OffsetOrigin } from '../config/types.js';
 import type { Collection, CollectorOutcome } from '../exporter/collection.js';
 import { Exporter } from '../exporter/exporter.js';
-import type { MetricFamily } from '../exposition/family.js';
+import { seriesCount, seriesOf, type MetricFamily } from '../exposition/family.js';
 import type { CpuTopology } from '../kvm/index.js';
 import { silentLogger } from '../log.js';
 import { describeTypes } from './run-config.js';
@@ -76,16 +76,16 @@ function entryLine(
 }
 
 function sampleText(metric: string, family: MetricFamily | undefined): string {
-  if (!family || family.series.length === 0) return `${metric} (no sample)`;
-  const first = family.series[0]!;
+  const series = family === undefined ? [] : seriesOf(family);
+  if (!family || series.length === 0) return `${metric} (no sample)`;
+  const first = series[0]!;
   const labels = first.labels.length ? `{${family.labelNames.map((n, i) => `${n}="${first.labels[i]}"`).join(',')}}` : '';
-  const more = family.series.length > 1 ? ` (+${family.series.length - 1} series)` : '';
+  const more = series.length > 1 ? ` (+${series.length - 1} series)` : '';
   return `${family.type} ${metric}${labels}=${first.value}${more}`;
 }
 
 function summary(families: readonly MetricFamily[]): string {
-  const series = families.reduce((n, f) => n + f.series.length, 0);
-  return `, ${series} series`;
+  return `, ${seriesCount(families)} series`;
 }
 
 /**

@@ -3,7 +3,7 @@
  * CPU ids have a struct pcpu, all from the topology read at scrape start.
  */
 import { CPUS_METRICS } from '../exposition/builtin-metrics.js';
-import type { FamilyHead, MetricSink } from '../exposition/family.js';
+import { addSingle, type MetricSink } from '../exposition/family.js';
 import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
 
 export const cpusCollector: CollectorFactory = {
@@ -20,9 +20,8 @@ class CpusCollector implements Collector {
   readonly leftOut = [];
 
   update(sink: MetricSink, { topology }: ScrapeContext): void {
-    const gauge = (head: FamilyHead, value: number) => sink.add({ ...head, series: [{ labels: [], value }] });
-    gauge(CPUS_METRICS.max, topology.maxCpus);
-    gauge(CPUS_METRICS.ncpus, topology.ncpus);
-    gauge(CPUS_METRICS.present, topology.present.length);
+    addSingle(sink, CPUS_METRICS.max, topology.maxCpus);
+    addSingle(sink, CPUS_METRICS.ncpus, topology.ncpus);
+    addSingle(sink, CPUS_METRICS.present, topology.present.length);
   }
 }

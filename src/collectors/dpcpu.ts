@@ -6,7 +6,7 @@
  */
 import { CTYPE_BYTES, decodeCType } from '../abi.js';
 import type { DpcpuEntry } from '../config/types.js';
-import type { MetricSink, Series } from '../exposition/family.js';
+import { headOf, type MetricSink } from '../exposition/family.js';
 import { DpcpuOffsets } from '../kvm/index.js';
 import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
@@ -53,11 +53,9 @@ class DpcpuCollector extends EntryCollector<DpcpuVariable> {
       try {
         const width = CTYPE_BYTES[entry.ctype];
         const rows = this.offsets!.read(template, entry.offset, width, cpus);
-        const series: Series[] = cpus.map((cpu, i) => ({
-          labels: [String(cpu)],
-          value: decodeCType(rows, i * width, entry.ctype) * entry.scale,
-        }));
-        sink.add({ ...entry.family, series });
+        const values = sink.values(cpus.length);
+        for (let i = 0; i < cpus.length; i++) values[i] = decodeCType(rows, i * width, entry.ctype) * entry.scale;
+        sink.add(headOf(entry.family, [scrape.cpuLabels], values));
       } catch (error) {
         failures.add(key, error);
       }

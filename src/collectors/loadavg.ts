@@ -1,6 +1,6 @@
 /** Load averages over 1, 5 and 15 minutes (kvm_getloadavg). */
 import { LOADAVG_METRICS } from '../exposition/builtin-metrics.js';
-import type { MetricSink } from '../exposition/family.js';
+import { addSingle, type MetricSink } from '../exposition/family.js';
 import { getLoadavg, type KvmSession } from '../kvm/index.js';
 import type { Collector, CollectorFactory } from './framework/collector.js';
 
@@ -21,6 +21,6 @@ class LoadavgCollector implements Collector {
 
   update(sink: MetricSink): void {
     const loads = getLoadavg(this.session);
-    LOADAVG_METRICS.forEach((head, i) => sink.add({ ...head, series: [{ labels: [], value: loads[i]! }] }));
+    LOADAVG_METRICS.forEach((head, i) => addSingle(sink, head, loads[i]!));
   }
 }

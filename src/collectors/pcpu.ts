@@ -6,7 +6,7 @@
  */
 import { CTYPE_BYTES, PCPU_SIZE, decodeCType } from '../abi.js';
 import type { PcpuEntry } from '../config/types.js';
-import type { MetricSink, Series } from '../exposition/family.js';
+import { headOf, type LabelColumn, type MetricSink } from '../exposition/family.js';
 import { getPcpu, type KvmSession } from '../kvm/index.js';
 import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
@@ -49,9 +49,9 @@ class PcpuCollector extends EntryCollector<PcpuField> {
     if (this.items.length === 0) return;
     const failures = new FailureList();
     const copies = this.readAll(scrape, failures);
-    for (const field of this.items) {
-      sink.add({ ...field.entry.family, series: copies.flatMap(({ cpu, pcpu }) => fieldSeries(field, cpu, pcpu)) });
-    }
+    // Every CPU read: the scrape's shared cpu column; otherwise the CPUs that were.
+    const cpuColumn = copies.length === scrape.cpuLabels.length ? scrape.cpuLabels : copies.map(({ cpu }) => String(cpu));
+    for (const field of this.items) sink.add(fieldFamily(sink, field, copies, cpuColumn));
     failures.throwIfAny();
   }
 
@@ -85,17 +85,20 @@ function staleCpuTable(cpu: number): Error {
   );
 }
 
-function fieldSeries(field: PcpuField, cpu: number, pcpu: Buffer): Series[] {
+/** One series per CPU, or per CPU and element for an array field (labelled cpu and the element). */
+function fieldFamily(sink: MetricSink, field: PcpuField, copies: readonly { pcpu: Buffer }[], cpuColumn: LabelColumn) {
   const { entry, divisor } = field;
   const width = CTYPE_BYTES[entry.ctype];
-  const series: Series[] = [];
-  for (let i = 0; i < entry.count; i++) {
-    const offset = entry.offset + i * width;
-    if (offset + width > PCPU_SIZE) break;
-    // Divided, not multiplied by 1/divisor: ticks / stathz is then the exactly rounded number of seconds.
-    const value = (decodeCType(pcpu, offset, entry.ctype) * entry.scale) / divisor;
-    const labels = entry.count > 1 ? [String(cpu), entry.elementLabel?.values[i] ?? String(i)] : [String(cpu)];
-    series.push({ labels, value });
-  }
-  return series;
+  const elements = Math.min(entry.count, Math.floor((PCPU_SIZE - entry.offset) / width));
+  const values = sink.values(copies.length * elements);
+  copies.forEach(({ pcpu }, c) => {
+    for (let i = 0; i < elements; i++) {
+      // Divided, not multiplied by 1/divisor: ticks / stathz is then the exactly rounded number of seconds.
+      values[c * elements + i] = (decodeCType(pcpu, entry.offset + i * width, entry.ctype) * entry.scale) / divisor;
+    }
+  });
+  if (entry.count === 1) return headOf(entry.family, [cpuColumn], values);
+  const cpus = Array.from(values, (_, row) => cpuColumn[Math.floor(row / elements)]!);
+  const names = Array.from({ length: elements }, (_, i) => entry.elementLabel?.values[i] ?? String(i));
+  return headOf(entry.family, [cpus, Array.from(values, (_, row) => names[row % elements]!)], values);
 }

@@ -18,7 +18,7 @@ import { compileGroupPattern } from '../config/process-groups.js';
 import type { BreakdownConfig, ProcessGroup, ProcessesConfig } from '../config/types.js';
 import { DeadlineError, KvmLayoutError } from '../errors.js';
 import { PROCESSES_METRICS } from '../exposition/builtin-metrics.js';
-import type { FamilyHead, MetricFamily, MetricSink, Series } from '../exposition/family.js';
+import { addSingle, addSeries, type FamilyHead, type MetricSink, type Series } from '../exposition/family.js';
 import type { VnetsConfig } from '../config/types.js';
 import {
   HOST_JAIL, KERN_PROC, PROC_STATES, decodeCommand, getArgv, getProcs, readJailNames, type KinfoProcList, type KvmSession,
@@ -71,8 +71,8 @@ class ProcessesCollector implements Collector {
   update(sink: MetricSink, scrape: ScrapeContext): void {
     const live = this.session.isLive();
     const procs = getProcs(this.session, KERN_PROC.PROC);
-    sink.add(stateFamily(PROCESSES_METRICS.processes, procs));
-    if (live) sink.add(this.hiddenProcesses(procs.count));
+    addSeries(sink, PROCESSES_METRICS.processes, stateSeries(procs));
+    if (live) addSingle(sink, PROCESSES_METRICS.hidden, this.hiddenProcesses(procs.count));
     this.emitBreakdowns(sink, procs);
     const problems = [this.emitGroups(sink, procs, live, scrape)];
     const expectedThreads = live ? undefined : threadTotal(procs);
@@ -84,7 +84,7 @@ class ProcessesCollector implements Collector {
           "libkvm cuts a crash dump's thread list at 10 x nprocs records (lib/libkvm/kvm_proc.c), so kvm_threads is left out",
       );
     } else {
-      sink.add(stateFamily(PROCESSES_METRICS.threads, threads));
+      addSeries(sink, PROCESSES_METRICS.threads, stateSeries(threads));
     }
     const found = problems.filter((p): p is string => p !== undefined);
     if (found.length > 0) throw new KvmLayoutError(found.join('; '));
@@ -119,7 +119,7 @@ class ProcessesCollector implements Collector {
       if (error instanceof DeadlineError) throw error;
       return `kvm_processes_group is left out: ${(error as Error).message}`;
     }
-    sink.add({ ...PROCESSES_METRICS.group, series: [...counts].map(([name, value]) => ({ labels: [name], value })) });
+    addSeries(sink, PROCESSES_METRICS.group, [...counts].map(([name, value]) => ({ labels: [name], value })));
     return undefined;
   }
 
@@ -137,10 +137,10 @@ class ProcessesCollector implements Collector {
     }
   }
 
-  private hiddenProcesses(returned: number): MetricFamily {
+  private hiddenProcesses(returned: number): number {
     const nprocs = this.kernelNprocs();
     this.hiddenLog.observe(nprocs - returned, nprocs);
-    return hiddenFamily(nprocs - returned);
+    return hiddenCount(nprocs - returned);
   }
 
   /** The kernel's count of every process, visible to this caller or not (sys/kern/kern_fork.c). */
@@ -154,13 +154,13 @@ class ProcessesCollector implements Collector {
       const names = this.jailNames();
       // The bucket carries the overflow label in both: a real jail's jid is a number, so no jail's series can be it.
       const labels = (jid: string): readonly string[] => (jid === OVERFLOW_LABEL ? [OVERFLOW_LABEL, OVERFLOW_LABEL] : [jid, names.get(Number(jid)) ?? '']);
-      sink.add(breakdownFamily(PROCESSES_METRICS.byJail, byJail, procs, (i) => String(procs.jid(i)), labels));
+      addBreakdown(sink, PROCESSES_METRICS.byJail, byJail, procs, (i) => String(procs.jid(i)), labels);
     }
     if (byUser.enabled) {
-      sink.add(breakdownFamily(PROCESSES_METRICS.byUser, byUser, procs, (i) => String(procs.uid(i))));
+      addBreakdown(sink, PROCESSES_METRICS.byUser, byUser, procs, (i) => String(procs.uid(i)));
     }
     if (byCommand.enabled) {
-      sink.add(breakdownFamily(PROCESSES_METRICS.byCommand, byCommand, procs, (i) => procs.comm(i)));
+      addBreakdown(sink, PROCESSES_METRICS.byCommand, byCommand, procs, (i) => procs.comm(i));
     }
   }
 }
@@ -202,34 +202,32 @@ function threadTotal(procs: KinfoProcList): number {
  * processes under security.bsd.see_other_uids=0 (sys/kern/kern_proc.c,
  * sys/kern/kern_prot.c cr_canseeotheruids).
  */
-function hiddenFamily(hidden: number): MetricFamily {
-  return { ...PROCESSES_METRICS.hidden, series: [{ labels: [], value: Math.max(0, hidden) }] };
+function hiddenCount(hidden: number): number {
+  return Math.max(0, hidden);
 }
 
-function stateFamily(head: FamilyHead, list: KinfoProcList): MetricFamily {
+function stateSeries(list: KinfoProcList): Series[] {
   const counts = new Array<number>(STATE_LABELS.length).fill(0);
   for (let i = 0; i < list.count; i++) {
     const stat = list.stat(i);
     counts[stat >= 1 && stat <= PROC_STATES.length ? stat - 1 : PROC_STATES.length]! += 1;
   }
   // "unknown" (a ki_stat outside SIDL..SLOCK) appears only when it happens.
-  const series: Series[] = STATE_LABELS.map((state, i) => ({ labels: [state], value: counts[i]! })).filter(
-    (s) => s.labels[0] !== 'unknown' || s.value > 0,
-  );
-  return { ...head, series };
+  return STATE_LABELS.map((state, i) => ({ labels: [state], value: counts[i]! })).filter((s) => s.labels[0] !== 'unknown' || s.value > 0);
 }
 
 /**
  * Counts processes per key; past `maxSeries` keys, the largest
  * `maxSeries - 1` keep their series and the rest are summed under "other".
  */
-function breakdownFamily(
+function addBreakdown(
+  sink: MetricSink,
   head: FamilyHead,
   cap: BreakdownConfig,
   list: KinfoProcList,
   keyOf: (i: number) => string,
   labelsOf: (key: string) => readonly string[] = (key) => [key],
-): MetricFamily {
+): void {
   const counts = new Map<string, number>();
   for (let i = 0; i < list.count; i++) {
     const key = keyOf(i);
@@ -243,5 +241,5 @@ function breakdownFamily(
     entries = [...kept, [OVERFLOW_LABEL, rest]];
   }
   const series: Series[] = entries.map(([key, value]) => ({ labels: labelsOf(key), value }));
-  return { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OVERFLOW_LABEL}"`, series };
+  addSeries(sink, { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OVERFLOW_LABEL}"` }, series);
 }

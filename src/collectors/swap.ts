@@ -4,7 +4,7 @@
  * kernel's page size, and device="total" is libkvm's own summary entry.
  */
 import { SWAP_METRICS } from '../exposition/builtin-metrics.js';
-import type { MetricSink, Series } from '../exposition/family.js';
+import { headOf, type MetricSink } from '../exposition/family.js';
 import { getSwapInfo, type KvmSession, type SwapSpace } from '../kvm/index.js';
 import type { Collector, CollectorFactory, EntryReport } from './framework/collector.js';
 
@@ -59,8 +59,13 @@ class SwapCollector implements Collector {
     if (this.unavailable !== undefined) return;
     const info = getSwapInfo(this.session);
     const rows: [string, SwapSpace][] = [...info.devices.map((d): [string, SwapSpace] => [d.device, d]), [TOTAL, info.total]];
-    const series = (pick: (s: SwapSpace) => number): Series[] => rows.map(([device, s]) => ({ labels: [device], value: pick(s) * PAGE_SIZE }));
-    sink.add({ ...SWAP_METRICS.total, series: series((s) => s.totalPages) });
-    sink.add({ ...SWAP_METRICS.used, series: series((s) => s.usedPages) });
+    const devices = [rows.map(([device]) => device)];
+    const bytes = (pick: (s: SwapSpace) => number): Float64Array => {
+      const values = sink.values(rows.length);
+      rows.forEach(([, s], i) => (values[i] = pick(s) * PAGE_SIZE));
+      return values;
+    };
+    sink.add(headOf(SWAP_METRICS.total, devices, bytes((s) => s.totalPages)));
+    sink.add(headOf(SWAP_METRICS.used, devices, bytes((s) => s.usedPages)));
   }
 }

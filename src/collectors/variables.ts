@@ -4,7 +4,7 @@
  */
 import { CTYPE_BYTES, decodeCType } from '../abi.js';
 import type { VariableEntry } from '../config/types.js';
-import type { MetricSink } from '../exposition/family.js';
+import { addSingle, type MetricSink } from '../exposition/family.js';
 import type { KvmSession } from '../kvm/index.js';
 import { FailureList, type CollectorFactory, type ScrapeContext } from './framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from './framework/config-entries.js';
@@ -47,7 +47,7 @@ class VariablesCollector extends EntryCollector<Variable> {
       try {
         this.session.read(address, this.buf, CTYPE_BYTES[entry.ctype]);
         const value = decodeCType(this.buf, 0, entry.ctype) * entry.scale;
-        sink.add({ ...entry.family, series: [{ labels: [], value }] });
+        addSingle(sink, entry.family, value);
       } catch (error) {
         failures.add(key, error);
       }

@@ -108,9 +108,11 @@ export async function collect(
   if (!setup.ok) return { kernel: { up: false, error: setup.error }, families: [], outcomes: names.map((name) => failedOutcome(name, KERNEL_NOT_READABLE)) };
   const sink = new FamilyList();
   const outcomes: CollectorOutcome[] = [];
+  const cpuLabels = setup.topology.present.map(String);
   for (const name of names) {
     const collector = setup.collectors.get(name);
-    outcomes.push(collector === undefined ? failedOutcome(name, 'collector not built') : runCollector(name, collector, sink, setup.topology, deadline, hooks.checkpoint));
+    const run = { topology: setup.topology, cpuLabels };
+    outcomes.push(collector === undefined ? failedOutcome(name, 'collector not built') : runCollector(name, collector, sink, run, deadline, hooks.checkpoint));
     await hooks.between();
   }
   return { kernel: { up: true, topology: setup.topology }, families: sink.families, outcomes };
@@ -130,14 +132,14 @@ function runCollector(
   name: CollectorName,
   collector: Collector,
   sink: FamilyList,
-  topology: CpuTopology,
+  run: Omit<ScrapeContext, 'checkDeadline'>,
   deadline: () => number,
   checkpoint: () => void = () => undefined,
 ): CollectorOutcome {
   const started = performance.now();
   const before = sink.families.length;
   const scrape: ScrapeContext = {
-    topology,
+    ...run,
     checkDeadline: () => {
       checkpoint();
       if (Date.now() >= deadline()) throw new DeadlineError(name);

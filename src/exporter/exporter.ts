@@ -17,7 +17,7 @@ import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
 import { UnknownCollectorError } from '../errors.js';
 import { SCRAPE_METRICS } from '../exposition/builtin-metrics.js';
-import type { MetricFamily } from '../exposition/family.js';
+import { familyOf, type MetricFamily } from '../exposition/family.js';
 import type { Logger } from '../log.js';
 import { notStartedOutcome, type Collection, type CollectorOutcome } from './collection.js';
 import type { Backoff } from './kernel-connection.js';
@@ -260,9 +260,9 @@ export class Exporter implements ScrapeSource {
 function scrapeFamilies({ outcomes, kernel }: Collection): MetricFamily[] {
   const perCollector = (pick: (o: CollectorOutcome) => number) => outcomes.map((o) => ({ labels: [o.name], value: pick(o) }));
   return [
-    { ...SCRAPE_METRICS.duration, series: perCollector((o) => o.seconds) },
-    { ...SCRAPE_METRICS.success, series: perCollector((o) => (o.success ? 1 : 0)) },
-    { ...SCRAPE_METRICS.up, series: [{ labels: [], value: kernel.up ? 1 : 0 }] },
+    familyOf(SCRAPE_METRICS.duration, perCollector((o) => o.seconds)),
+    familyOf(SCRAPE_METRICS.success, perCollector((o) => (o.success ? 1 : 0))),
+    familyOf(SCRAPE_METRICS.up, [{ labels: [], value: kernel.up ? 1 : 0 }]),
   ];
 }
 

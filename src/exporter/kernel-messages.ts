@@ -6,7 +6,6 @@
 import type { CollectorName, Config } from '../config/types.js';
 import type { LogFields, LogLevel } from '../log.js';
 import type { Collection } from './collection.js';
-import type { WireFamily } from './family-wire.js';
 import type { Backoff } from './kernel-connection.js';
 
 /** What the kernel thread starts with (workerData). */
@@ -36,11 +35,9 @@ export interface KernelState {
   readonly leftOut: readonly string[];
 }
 
-export type WireCollection = Omit<Collection, 'families'> & { readonly families: readonly WireFamily[] };
-
 export type FromKernel =
   | { readonly kind: 'log'; readonly level: LogLevel; readonly msg: string; readonly fields: LogFields }
   | { readonly kind: 'opened'; readonly state: KernelState }
-  | { readonly kind: 'collected'; readonly id: number; readonly state: KernelState; readonly collection: WireCollection }
+  | { readonly kind: 'collected'; readonly id: number; readonly state: KernelState; readonly collection: Collection }
   | { readonly kind: 'reloaded'; readonly id: number; readonly state: KernelState; readonly refused?: string }
   | { readonly kind: 'closed'; readonly id: number };

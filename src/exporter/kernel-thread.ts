@@ -19,7 +19,6 @@ import type { CollectorName, Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../version.js';
 import { failedOutcome, KERNEL_NOT_READABLE, type Collection } from './collection.js';
-import { decodeFamilies } from './family-wire.js';
 import type { Backoff } from './kernel-connection.js';
 import type { FromKernel, KernelState, KernelThreadData, ToKernel } from './kernel-messages.js';
 
@@ -97,7 +96,7 @@ export class KernelThread {
   async collect(names: readonly CollectorName[], deadline: Float64Array): Promise<Collection> {
     const answer = await this.request((id) => ({ kind: 'collect', id, names, deadline: deadline.buffer as SharedArrayBuffer }));
     if (answer.kind !== 'collected') return kernelDown(names, answer.kind === 'abandoned' ? answer.reason : this.kernelState.error ?? 'no kernel thread');
-    return { ...answer.collection, families: decodeFamilies(answer.collection.families) };
+    return answer.collection;
   }
 
   /** Reopens the kernel with `config`; returns why it was refused (a libkvm that cannot be loaded) or undefined. */

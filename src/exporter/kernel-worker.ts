@@ -11,7 +11,7 @@ import type { CollectorName, Config } from '../config/types.js';
 import { loadLibKvm } from '../kvm/index.js';
 import type { LogFields, LogLevel, Logger } from '../log.js';
 import { collect } from './collection.js';
-import { encodeFamilies } from './family-wire.js';
+import { valueBuffers } from './family-wire.js';
 import { KernelConnection } from './kernel-connection.js';
 import type { FromKernel, KernelState, KernelThreadData, ToKernel } from './kernel-messages.js';
 
@@ -40,8 +40,7 @@ class KernelThreadMain {
         const beat = () => this.beat();
         const deadline = new Float64Array(message.deadline);
         const collection = await collect(setup, message.names, () => deadline[0]!, { between: async () => beat(), checkpoint: beat });
-        const { wire, transfer } = encodeFamilies(collection.families);
-        this.send({ kind: 'collected', id: message.id, state: this.state(), collection: { ...collection, families: wire } }, transfer);
+        this.send({ kind: 'collected', id: message.id, state: this.state(), collection }, valueBuffers(collection.families));
         return;
       }
       case 'reload': {

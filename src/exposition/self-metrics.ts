@@ -12,7 +12,7 @@
  */
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { PROCESS_METRICS, SELF_METRICS } from './builtin-metrics.js';
-import type { FamilyHead, MetricFamily, MetricType, Series } from './family.js';
+import { familyOf, type FamilyHead, type MetricFamily, type MetricType, type Series } from './family.js';
 import { formatValue } from './render.js';
 
 export interface BuildInfo {
@@ -88,13 +88,7 @@ export function toFamily(metric: PromClientMetric): MetricFamily {
   const type = toMetricType(metric.type);
   const extra = EXTRA_LABEL[type];
   const labelNames = labelNamesOf(metric.values, extra);
-  return {
-    name: metric.name,
-    help: metric.help,
-    type,
-    labelNames,
-    series: metric.values.map((value) => toSeries(metric.name, value, labelNames, extra)),
-  };
+  return familyOf({ name: metric.name, help: metric.help, type, labelNames }, metric.values.map((value) => toSeries(metric.name, value, labelNames, extra)));
 }
 
 function toMetricType(type: string): MetricType {

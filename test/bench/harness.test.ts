@@ -45,7 +45,7 @@ const workloadResult = z.strictObject({
     series: z.number().int().positive(),
     families: z.number().int().positive(),
     calls: z.strictObject({ scrape: calls, countersOnly: calls, processesOnly: calls }),
-    collection: z.strictObject({ scrape: timing, countersOnly: timing, processesOnly: timing, collectorMedianMs: z.record(z.string(), z.number().nonnegative()) }),
+    collection: z.strictObject({ scrape: timing, countersOnly: timing, countersCollector: timing.optional(), processesOnly: timing, collectorMedianMs: z.record(z.string(), z.number().nonnegative()) }),
     exposition: z.strictObject({ timing, bytes: z.number().int().positive() }),
     http: z.strictObject({
       latency: timing,

@@ -124,7 +124,7 @@ export function runCollector(
     const sink = new FamilyList();
     let error: Error | undefined;
     try {
-      collector.update(sink, { topology, checkDeadline: () => undefined });
+      collector.update(sink, { topology, cpuLabels: topology.present.map(String), checkDeadline: () => undefined });
     } catch (thrown) {
       error = thrown as Error;
     }

@@ -10,8 +10,9 @@ import { describe, expect, it } from 'vitest';
 import type { MetricFamily } from '../../src/exposition/family.js';
 import { renderFamilies } from '../../src/exposition/render.js';
 import { ExpositionSyntaxError, byLabel, parseExposition, samplesOf, valueOf } from '../support/parse.js';
+import { columnarAll } from '../support/families.js';
 
-const FAMILIES: MetricFamily[] = [
+const FAMILIES: MetricFamily[] = columnarAll([
   {
     name: 'kvm_test_total',
     help: 'A counter with "quotes", a back\\slash\nand a newline',
@@ -41,7 +42,7 @@ const FAMILIES: MetricFamily[] = [
       { labels: [], value: 3, sampleName: 'kvm_test_seconds_count' },
     ],
   },
-];
+]);
 
 describe.each([
   ['text-0.0.4', 'text'],

@@ -7,6 +7,7 @@ import type { MetricFamily } from '../../src/exposition/family.js';
 import { renderFamilies } from '../../src/exposition/render.js';
 import { SelfMetrics } from '../../src/exposition/self-metrics.js';
 import { promtoolCheckMetrics as checkMetrics } from '../support/tools.js';
+import { columnarAll, type SeriesFamily } from '../support/families.js';
 
 const cpus = ['0', '1', '2', '5'];
 const modes = ['user', 'nice', 'system', 'interrupt', 'idle'];
@@ -14,7 +15,7 @@ const states = ['idle', 'running', 'sleeping', 'stopped', 'zombie', 'waiting', '
 const collectors = ['counters', 'variables', 'dpcpu', 'pcpu', 'processes', 'cpus', 'loadavg'];
 
 /** What a scrape of a 4-CPU host with sparse CPU ids looks like. */
-const REALISTIC: MetricFamily[] = [
+const REALISTIC: MetricFamily[] = columnarAll([
   counter('kvm_vm_swtch_total', 'Context switches (vm_cnt.v_swtch, counter(9)).', [], [[[], 81234567]]),
   counter('kvm_vm_swtch_percpu_total', 'Context switches per CPU (vm_cnt.v_swtch).', ['cpu'], cpus.map((cpu, i) => [[cpu], 1000 * (i + 1)])),
   counter('kvm_vm_intr_total', 'Device interrupts (vm_cnt.v_intr).', [], [[[], 5_000_000_000]]),
@@ -35,12 +36,12 @@ const REALISTIC: MetricFamily[] = [
   gauge('kvm_scrape_collector_success', 'Whether a collector succeeded.', ['collector'], collectors.map((c) => [[c], 1])),
   gauge('kvm_scrape_collector_duration_seconds', 'Duration of a collector scrape.', ['collector'], collectors.map((c, i) => [[c], i / 1000])),
   { name: 'kvm_odd', help: 'Untyped value with special floats.', type: 'untyped', labelNames: ['kind'], series: [{ labels: ['nan'], value: NaN }, { labels: ['inf'], value: Infinity }] },
-];
+]);
 
-function counter(name: string, help: string, labelNames: string[], rows: [string[], number][]): MetricFamily {
+function counter(name: string, help: string, labelNames: string[], rows: [string[], number][]): SeriesFamily {
   return { name, help, type: 'counter', labelNames, series: rows.map(([labels, value]) => ({ labels, value })) };
 }
-function gauge(name: string, help: string, labelNames: string[], rows: [string[], number][]): MetricFamily {
+function gauge(name: string, help: string, labelNames: string[], rows: [string[], number][]): SeriesFamily {
   return { name, help, type: 'gauge', labelNames, series: rows.map(([labels, value]) => ({ labels, value })) };
 }
 

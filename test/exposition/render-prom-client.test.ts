@@ -8,6 +8,7 @@ import { Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { MetricFamily } from '../../src/exposition/family.js';
 import { renderFamilies } from '../../src/exposition/render.js';
+import { columnar } from '../support/families.js';
 
 const SERIES = 100_000;
 
@@ -22,7 +23,7 @@ function buildBoth(): { registry: Registry; families: MetricFamily[] } {
     gauge.set({ pid: labels[0]!, comm: labels[1]!, uid: labels[2]! }, value);
     series.push({ labels, value });
   }
-  return { registry, families: [{ name: 'kvm_process_info', help: 'One series per process.', type: 'gauge', labelNames: ['pid', 'comm', 'uid'], series }] };
+  return { registry, families: [columnar({ name: 'kvm_process_info', help: 'One series per process.', type: 'gauge', labelNames: ['pid', 'comm', 'uid'], series })] };
 }
 
 describe('rendering 100k series', () => {

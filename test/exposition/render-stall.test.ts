@@ -6,13 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import type { MetricFamily, Series } from '../../src/exposition/family.js';
 import { renderIncrementally } from '../../src/exposition/render.js';
+import { columnar } from '../support/families.js';
 
 const SERIES = 100_000;
 
 function processFamilies(): MetricFamily[] {
   const series: Series[] = [];
   for (let i = 0; i < SERIES; i++) series.push({ labels: [String(100 + i), `daemon "${i % 700}"`, String(i % 120)], value: i * 7.5 });
-  return [{ name: 'kvm_process_info', help: 'One series per process.', type: 'gauge', labelNames: ['pid', 'comm', 'uid'], series }];
+  return [columnar({ name: 'kvm_process_info', help: 'One series per process.', type: 'gauge', labelNames: ['pid', 'comm', 'uid'], series })];
 }
 
 describe('incremental rendering of 100k series', () => {

@@ -8,9 +8,10 @@ import {
   renderFamilies,
   renderIncrementally,
 } from '../../src/exposition/render.js';
+import { columnar, columnarAll } from '../support/families.js';
 
 /** A small set touching every rule: escaping, NaN/Inf, big integers, each type. */
-const FAMILIES: MetricFamily[] = [
+const FAMILIES: MetricFamily[] = columnarAll([
   {
     name: 'kvm_vm_swtch_total',
     help: 'Context switches (vm_cnt.v_swtch).\nSummed over CPUs with a \\ backslash and "quotes".',
@@ -76,7 +77,7 @@ const FAMILIES: MetricFamily[] = [
       { labels: [], value: 7, sampleName: 'kvm_read_seconds_count' },
     ],
   },
-];
+]);
 
 const EXPECTED_TEXT = `# HELP kvm_vm_swtch_total Context switches (vm_cnt.v_swtch).\\nSummed over CPUs with a \\\\ backslash and "quotes".
 # TYPE kvm_vm_swtch_total counter
@@ -158,30 +159,30 @@ describe('renderFamilies', () => {
   });
 
   it('keeps the metadata of a family with no series', () => {
-    const empty: MetricFamily = { name: 'kvm_processes_by_jail', help: 'By jail.', type: 'gauge', labelNames: ['jid'], series: [] };
+    const empty: MetricFamily = columnar({ name: 'kvm_processes_by_jail', help: 'By jail.', type: 'gauge', labelNames: ['jid'], series: [] });
     expect(renderFamilies([empty], 'text-0.0.4')).toBe('# HELP kvm_processes_by_jail By jail.\n# TYPE kvm_processes_by_jail gauge\n');
   });
 
   it('appends _total in OpenMetrics to a counter family whose name lacks it', () => {
-    const family: MetricFamily = { name: 'kvm_legacy', help: 'h', type: 'counter', labelNames: [], series: [{ labels: [], value: 1 }] };
+    const family: MetricFamily = columnar({ name: 'kvm_legacy', help: 'h', type: 'counter', labelNames: [], series: [{ labels: [], value: 1 }] });
     expect(renderFamilies([family], 'openmetrics-1.0.0')).toBe('# HELP kvm_legacy h\n# TYPE kvm_legacy counter\nkvm_legacy_total 1\n# EOF\n');
   });
 
   it('renders a missing label value as empty, which Prometheus reads as an absent label', () => {
-    const family: MetricFamily = { name: 'kvm_x', help: 'h', type: 'gauge', labelNames: ['a', 'b'], series: [{ labels: ['1'], value: 2 }] };
+    const family: MetricFamily = columnar({ name: 'kvm_x', help: 'h', type: 'gauge', labelNames: ['a', 'b'], series: [{ labels: ['1'], value: 2 }] });
     expect(renderFamilies([family], 'text-0.0.4')).toContain('kvm_x{a="1",b=""} 2\n');
   });
 });
 
 describe('renderChunks and renderIncrementally', () => {
   const many: MetricFamily[] = [
-    {
+    columnar({
       name: 'kvm_many',
       help: 'Many series.',
       type: 'gauge',
       labelNames: ['i'],
       series: Array.from({ length: 1000 }, (_, i) => ({ labels: [String(i)], value: i })),
-    },
+    }),
     ...FAMILIES,
   ];
 

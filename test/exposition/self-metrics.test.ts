@@ -1,7 +1,7 @@
 import { Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { PROCESS_METRICS, SELF_METRICS } from '../../src/exposition/builtin-metrics.js';
-import type { MetricFamily } from '../../src/exposition/family.js';
+import { seriesOf, type MetricFamily } from '../../src/exposition/family.js';
 import { renderFamilies } from '../../src/exposition/render.js';
 import { SelfMetrics, toFamily } from '../../src/exposition/self-metrics.js';
 
@@ -17,12 +17,12 @@ describe('SelfMetrics', () => {
     const info = find(families, 'kvm_exporter_build_info');
     expect(info.type).toBe('gauge');
     expect(info.labelNames).toEqual(['version', 'revision', 'nodejs']);
-    expect(info.series).toEqual([{ labels: ['1.2.3', 'deadbeef', process.version], value: 1 }]);
+    expect(seriesOf(info)).toEqual([{ labels: ['1.2.3', 'deadbeef', process.version], value: 1 }]);
   });
 
   it('starts as successfully loaded at the given time and records reload outcomes', async () => {
     const self = new SelfMetrics({ version: 'v', revision: 'r' }, { defaultMetrics: false, configLoadedAt: new Date(1_700_000_000_000) });
-    const value = async (name: string) => find(await self.families(), name).series[0]!.value;
+    const value = async (name: string) => find(await self.families(), name).values[0]!;
     expect(await value('kvm_exporter_config_last_reload_successful')).toBe(1);
     expect(await value('kvm_exporter_config_last_reload_success_timestamp_seconds')).toBe(1_700_000_000);
 

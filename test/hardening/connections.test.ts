@@ -16,6 +16,7 @@ import { makeKernel, type TestKernel } from '../support/sim.js';
 import { startCli, type CliServer } from './cli-process.js';
 import { FULL_CONFIG } from './served.js';
 import { eventually, fixedSource, makeCa, makeLeaf, send, startTestServer, tempDir, type TestServerOptions } from '../http/helpers.js';
+import { columnar } from '../support/families.js';
 
 const sockets: Socket[] = [];
 const servers: RunningServer[] = [];
@@ -113,7 +114,7 @@ describe('--web.max-connections', () => {
 describe('shutdown', () => {
   it('ends within its grace period (+0.5 s) while clients do not read their large scrapes', async () => {
     const series = Array.from({ length: 60_000 }, (_, i) => ({ labels: [`${'x'.repeat(100)}-${i}`], value: i }));
-    const large: MetricFamily = { name: 'kvm_test_large', help: 'A large page.', type: 'gauge', labelNames: ['item'], series };
+    const large: MetricFamily = columnar({ name: 'kvm_test_large', help: 'A large page.', type: 'gauge', labelNames: ['item'], series });
     const server = await serve({ shutdownTimeoutMs: 2_000 }, [large]);
     const readers = await Promise.all(Array.from({ length: 4 }, () => rawClient(server.urls[0]!, 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n')));
     for (const reader of readers) reader.pause();

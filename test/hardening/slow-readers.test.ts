@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MetricFamily } from '../../src/exposition/family.js';
 import type { RunningServer } from '../../src/http/server.js';
 import { eventually, fixedSource, send, startTestServer, type FixedSource } from '../http/helpers.js';
+import { columnar } from '../support/families.js';
 
 const sockets: Socket[] = [];
 const servers: RunningServer[] = [];
@@ -21,7 +22,7 @@ afterEach(async () => {
 /** ~8 MB of exposition: far more than loopback buffers a client that does not read. */
 function largeFamily(): MetricFamily {
   const series = Array.from({ length: 60_000 }, (_, i) => ({ labels: [`${'x'.repeat(100)}-${i}`], value: i }));
-  return { name: 'kvm_test_large', help: 'A large page.', type: 'gauge', labelNames: ['item'], series };
+  return columnar({ name: 'kvm_test_large', help: 'A large page.', type: 'gauge', labelNames: ['item'], series });
 }
 
 function largeSource(): FixedSource {

@@ -13,6 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { UnknownCollectorError } from '../../src/errors.js';
 import type { CollectorStatus, ExporterStatus, ScrapeRequest, ScrapeSource } from '../../src/exporter/scrape-source.js';
 import type { MetricFamily } from '../../src/exposition/family.js';
+import { columnar } from '../support/families.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/log.js';
 
@@ -20,7 +21,7 @@ export const COLLECTOR_NAMES = ['counters', 'pcpu', 'loadavg'] as const;
 
 /** One family per collector, so filtering by collect[]/exclude[] shows in the body. */
 export function familyOf(collector: string): MetricFamily {
-  return {
+  return columnar({
     name: `kvm_test_${collector}_total`,
     help: `Test counter from the ${collector} collector.`,
     type: 'counter',
@@ -29,7 +30,7 @@ export function familyOf(collector: string): MetricFamily {
       { labels: ['0'], value: 10 },
       { labels: ['1'], value: 20 },
     ],
-  };
+  });
 }
 
 export interface FixedSource extends ScrapeSource {

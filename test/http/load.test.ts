@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetricFamily, Series } from '../../src/exposition/family.js';
 import type { RunningServer } from '../../src/http/server.js';
 import { fixedSource, send, startTestServer } from './helpers.js';
+import { columnar } from '../support/families.js';
 
 const SERIES = 100_000;
 let server: RunningServer;
@@ -16,7 +17,7 @@ let server: RunningServer;
 function bigFamily(): MetricFamily {
   const series: Series[] = [];
   for (let i = 0; i < SERIES; i++) series.push({ labels: [String(100 + i), `daemon${i % 700}`, String(i % 120)], value: i * 3 });
-  return { name: 'kvm_process_info', help: 'One series per process.', type: 'gauge', labelNames: ['pid', 'comm', 'uid'], series };
+  return columnar({ name: 'kvm_process_info', help: 'One series per process.', type: 'gauge', labelNames: ['pid', 'comm', 'uid'], series });
 }
 
 beforeAll(async () => {

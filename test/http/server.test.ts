@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ListenError } from '../../src/errors.js';
 import type { RunningServer } from '../../src/http/server.js';
 import { fixedSource, quietLogger, send, startTestServer, type FixedSource, type TestServerOptions } from './helpers.js';
+import { columnar } from '../support/families.js';
 
 const running: RunningServer[] = [];
 
@@ -73,13 +74,13 @@ describe('GET /metrics', () => {
   it('streams a large exposition through gzip intact', async () => {
     const source = fixedSource();
     source.extra = [
-      {
+      columnar({
         name: 'kvm_big',
         help: 'Many series.',
         type: 'gauge',
         labelNames: ['pid', 'command'],
         series: Array.from({ length: 30_000 }, (_, i) => ({ labels: [String(i), `cmd "${i % 50}"\\`], value: i / 4 })),
-      },
+      }),
     ];
     const { url } = await serve(source);
     const reply = await send(url, '/metrics', { headers: { 'Accept-Encoding': 'gzip' } });

@@ -10,17 +10,13 @@
  * 0..mp_ncpus-1, which is wrong for sparse ids) and is otherwise summed from
  * spans over the present CPUs.
  */
-import type { MetricFamily, MetricSink, Series } from '../../exposition/family.js';
+import { addSingle, headOf, type LabelColumn, type MetricSink } from '../../exposition/family.js';
 import { ZPCPU_STRIDE, counterU64Fetch, readZpcpuCopies, readZpcpuEach, type KvmSession } from '../../kvm/index.js';
 import type { Logger } from '../../log.js';
 import { FailureList, type CollectorFactory, type ScrapeContext } from '../framework/collector.js';
 import { EntryCollector, resolveEntries, type ResolvedEntries } from '../framework/config-entries.js';
-import type { EntryFamily } from '../../config/types.js';
 import { resolveCounter, type Counter } from './handles.js';
 import { WORDS_PER_CPU, copyAt, int32Words, planSpans, total, type Span, type SpanMember } from './spans.js';
-
-/** The label list shared by every unlabelled series of every scrape; frozen, so sharing is safe. */
-const NO_LABELS: readonly string[] = Object.freeze([]);
 
 export const countersCollector: CollectorFactory = {
   name: 'counters',
@@ -38,8 +34,8 @@ export const countersCollector: CollectorFactory = {
 interface SpanScrape {
   readonly sink: MetricSink;
   readonly cpus: readonly number[];
-  /** One label array per CPU, shared by every per-CPU series of this scrape. */
-  readonly cpuLabels: readonly (readonly string[])[];
+  /** The scrape's `cpu` column, shared by every per-CPU family. */
+  readonly cpuColumns: readonly LabelColumn[];
   readonly failures: FailureList;
 }
 
@@ -68,7 +64,7 @@ class CountersCollector extends EntryCollector<Counter> {
   update(sink: MetricSink, scrape: ScrapeContext): void {
     const failures = new FailureList();
     const { dense, present, ncpus } = scrape.topology;
-    const run: SpanScrape = { sink, cpus: present, cpuLabels: present.map((cpu) => [String(cpu)]), failures };
+    const run: SpanScrape = { sink, cpus: present, cpuColumns: [scrape.cpuLabels], failures };
     for (const span of dense ? this.perCpuSpans : this.allSpans) {
       scrape.checkDeadline();
       this.emitSpan(run, span);
@@ -132,7 +128,7 @@ class CountersCollector extends EntryCollector<Counter> {
     try {
       const raw = counterU64Fetch(this.session, counter.handle, ncpus);
       const value = counter.signed ? Number(BigInt.asIntN(64, raw)) : Number(raw);
-      sink.add(family(counter.sum, [{ labels: NO_LABELS, value }]));
+      addSingle(sink, counter.sum, value);
     } catch (error) {
       failures.add(counter.key, error);
     }
@@ -141,12 +137,12 @@ class CountersCollector extends EntryCollector<Counter> {
 
 /**
  * One counter's sum and per-CPU series from the span's copies, in one pass
- * that makes one object per series: with many series, allocations are what
- * a scrape spends its time on (and what the garbage collector then copies).
+ * that writes each copy straight into the family's value column: no object
+ * or string per series (the columns are the scrape's, family.ts).
  */
 function emitMember(run: SpanScrape, { counter, offset }: SpanMember<Counter>, words: Int32Array): void {
-  const { cpus, cpuLabels } = run;
-  const series: Series[] | undefined = counter.percpu ? new Array<Series>(cpus.length) : undefined;
+  const { cpus, sink } = run;
+  const values = counter.percpu ? sink.values(cpus.length) : undefined;
   let sum = 0;
   let negative = -1;
   const first = offset >> 2;
@@ -154,15 +150,15 @@ function emitMember(run: SpanScrape, { counter, offset }: SpanMember<Counter>, w
     const value = copyAt(words, first + cpus[i]! * WORDS_PER_CPU);
     sum += value;
     if (value < 0 && negative < 0) negative = i;
-    if (series) series[i] = { labels: cpuLabels[i]!, value };
+    if (values) values[i] = value;
   }
-  run.sink.add(family(counter.sum, [{ labels: NO_LABELS, value: total(sum, counter.signed) }]));
-  if (!counter.percpu || !series) return;
+  addSingle(sink, counter.sum, total(sum, counter.signed));
+  if (!counter.percpu || !values) return;
   if (negative >= 0 && !counter.signed) {
     run.failures.add(counter.key, decrementedCounter(counter, cpus[negative]!));
     return;
   }
-  run.sink.add(family(counter.percpu, series));
+  sink.add(headOf(counter.percpu, run.cpuColumns, values));
 }
 
 function decrementedCounter(counter: Counter, cpu: number): Error {
@@ -170,8 +166,4 @@ function decrementedCounter(counter: Counter, cpu: number): Error {
     `CPU ${cpu}'s copy of ${counter.source} is above 2^63, i.e. negative: this counter(9) is decremented, ` +
       'so its per-CPU copies are not monotonic; declare it `type: gauge` to export them',
   );
-}
-
-function family(head: EntryFamily, series: Series[]): MetricFamily {
-  return { name: head.name, help: head.help, type: head.type, labelNames: head.labelNames, series };
 }

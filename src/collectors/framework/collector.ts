@@ -11,7 +11,7 @@
  */
 import type { CollectorName, Config } from '../../config/types.js';
 import { EntryErrors } from '../../errors.js';
-import type { MetricSink } from '../../exposition/family.js';
+import type { LabelColumn, MetricSink } from '../../exposition/family.js';
 import type { CpuTopology, KvmSession } from '../../kvm/index.js';
 import type { Logger } from '../../log.js';
 
@@ -26,6 +26,11 @@ export interface CollectorContext {
 export interface ScrapeContext {
   /** Read at the start of this scrape. */
   readonly topology: CpuTopology;
+  /**
+   * The present CPU ids as label values, in topology order: the one `cpu`
+   * column every per-CPU family of this scrape shares (family.ts).
+   */
+  readonly cpuLabels: LabelColumn;
   /** Throws DeadlineError once the scrape's deadline has passed. */
   checkDeadline(): void;
 }

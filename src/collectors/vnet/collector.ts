@@ -13,9 +13,9 @@
  * published under a label that may now belong to another jail. A broken
  * list fails the whole collector for that scrape (KVM_VNET_WALK).
  */
-import type { Config, CounterEntry, EntryFamily, VariableEntry } from '../../config/types.js';
+import type { Config, CounterEntry, VariableEntry } from '../../config/types.js';
 import { decodeCType } from '../../abi.js';
-import type { MetricFamily, MetricSink, Series } from '../../exposition/family.js';
+import { addSeries, headOf, type LabelColumn, type MetricSink, type Series } from '../../exposition/family.js';
 import {
   HOST_JAIL,
   HOST_JID,
@@ -183,8 +183,8 @@ class VnetCollector extends EntryCollector<VnetItem> {
         const rest = present.slice(max);
         const series: Series[] = named.map((r) => ({ labels: [r.stack.jid, r.stack.jail], value: r.values[i]!.sums[element]! }));
         if (rest.length > 0) series.push({ labels: OTHER_LABELS, value: total(rest.reduce((s, r) => s + r.values[i]!.sums[element]!, 0), signed) });
-        sink.add(family(head.sum, series));
-        if ('percpu' in head && head.percpu) sink.add(family(head.percpu, percpuSeries(named, rest, i, element, cpus)));
+        addSeries(sink, head.sum, series);
+        if ('percpu' in head && head.percpu) sink.add(headOf(head.percpu, ...percpuColumns(sink, named, rest, i, element, cpus)));
       });
     });
   }
@@ -203,25 +203,30 @@ function refuseUnallocated(item: VnetCounter, members: readonly { handle: bigint
   }
 }
 
-function percpuSeries(
+/** The per-CPU family's label columns (jid, jail, cpu) and values: a run of rows per stack, then "other"'s. */
+function percpuColumns(
+  sink: MetricSink,
   named: readonly { stack: NetworkStack; values: (Reading | undefined)[] }[],
   rest: readonly { values: (Reading | undefined)[] }[],
   item: number,
   element: number,
   cpus: readonly number[],
-): Series[] {
-  const series: Series[] = [];
+): [LabelColumn[], Float64Array] {
+  const stacks = rest.length > 0 ? named.length + 1 : named.length;
+  const values = sink.values(stacks * cpus.length);
+  const jids: string[] = [];
+  const jails: string[] = [];
+  const cpuColumn: string[] = [];
+  const addRow = (jid: string, jail: string, c: number, value: number) => {
+    values[jids.length] = value;
+    jids.push(jid);
+    jails.push(jail);
+    cpuColumn.push(String(cpus[c]));
+  };
   for (const r of named) {
     const row = r.values[item]!.percpu![element]!;
-    cpus.forEach((cpu, c) => series.push({ labels: [r.stack.jid, r.stack.jail, String(cpu)], value: row[c]! }));
+    cpus.forEach((_, c) => addRow(r.stack.jid, r.stack.jail, c, row[c]!));
   }
-  if (rest.length > 0) {
-    cpus.forEach((cpu, c) => series.push({ labels: [OTHER, OTHER, String(cpu)], value: rest.reduce((s, r) => s + r.values[item]!.percpu![element]![c]!, 0) }));
-  }
-  return series;
-}
-
-/** The family as named at load: labelled jid and jail (and cpu), config/names.ts. */
-function family(head: EntryFamily, series: Series[]): MetricFamily {
-  return { ...head, series };
+  if (rest.length > 0) cpus.forEach((_, c) => addRow(OTHER, OTHER, c, rest.reduce((s, r) => s + r.values[item]!.percpu![element]![c]!, 0)));
+  return [[jids, jails, cpuColumn], values];
 }
