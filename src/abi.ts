@@ -3,7 +3,7 @@
  * place: the C types a config entry may name and their widths, the sizes of
  * the kernel objects both the kernel access layer and the config check need
  * (`struct pcpu`, a counter(9) handle, a page), and how little-endian bytes
- * of a C integer become a sample value.
+ * of a C integer become a sample value, and how a C char array becomes text.
  *
  * The simulator keeps its own copies of these numbers (sim/image/format.ts)
  * on purpose: it is an independent oracle written from FreeBSD's headers, so
@@ -72,4 +72,10 @@ export function decodeCType(bytes: Buffer, offset: number, ctype: CType): number
     case 'ulong':
     case 'pointer': return int64FromHalves(bytes.readUInt32LE(offset + 4), bytes.readUInt32LE(offset));
   }
+}
+
+/** The NUL-terminated text in a C char array (latin1: a byte is a character, whatever the encoding). */
+export function cString(buf: Buffer): string {
+  const end = buf.indexOf(0);
+  return buf.toString('latin1', 0, end === -1 ? buf.length : end);
 }

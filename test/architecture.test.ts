@@ -44,7 +44,7 @@ const LAYERS: Readonly<Record<string, { readonly product: readonly string[] | 'e
   errors: { product: [], packages: [] },
   log: { product: [], packages: [] },
   version: { product: [], packages: [] },
-  kvm: { product: ['abi', 'errors'], packages: ['koffi'] },
+  kvm: { product: ['abi', 'ctf/elf', 'errors'], packages: ['koffi'] },
   ctf: { product: ['abi', 'config', 'errors'], packages: [] },
   config: { product: ['abi', 'errors', 'exposition'], packages: ['yaml', 'zod'] },
   exposition: { product: [], packages: ['prom-client'] },

@@ -29,6 +29,10 @@ export interface SectionSpec {
   readonly info?: number;
   readonly entsize?: number;
   readonly addralign?: number;
+  /** sh_flags (SHF_WRITE 1, SHF_ALLOC 2). */
+  readonly flags?: number;
+  /** sh_addr: where an allocated section is in the kernel's address space. */
+  readonly addr?: bigint;
 }
 
 export interface SymbolSpec {
@@ -74,6 +78,8 @@ export function writeElf64(sections: readonly SectionSpec[], type = ET_EXEC): Bu
     const h = shoff + 64 * (i + 1);
     file.writeUInt32LE(names.offsets.get(s.name)!, h);
     file.writeUInt32LE(s.type, h + 4);
+    file.writeBigUInt64LE(BigInt(s.flags ?? 0), h + 8);
+    file.writeBigUInt64LE(s.addr ?? 0n, h + 16);
     file.writeBigUInt64LE(BigInt(offsets[i]!), h + 24);
     file.writeBigUInt64LE(BigInt(s.data.length), h + 32);
     file.writeUInt32LE(s.link ?? 0, h + 40);

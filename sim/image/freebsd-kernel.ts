@@ -24,6 +24,8 @@ import {
   CPU_TICK_FREQUENCY,
   HZ,
   IPSTAT_FIELDS,
+  KERNEL_VERSION,
+  KERNEL_VERSION_SIZE,
   Kva,
   SFSTAT_FIELDS,
   STATHZ,
@@ -90,6 +92,8 @@ export interface FreeBsdKernelSpec {
   jailSlots?: number;
   /** Swap devices in swtailq order (default one 8 GiB partition, a little used). */
   swap?: readonly SwapDevice[];
+  /** The `version` string in kernel memory (default KERNEL_VERSION); the execfile carries its own (kernel-ctf.ts). */
+  version?: string;
 }
 
 /** The kernel variables, with their C sizes and whether they are initialised (.data) or not (.bss). */
@@ -157,6 +161,8 @@ function variables(maxcpus: number, extra: number, vimage: boolean): Variable[] 
     { name: 'nsw_cluster_max', size: 4, data: false, local: true },
     ...(extra > 0 ? [{ name: 'kvmsim_extra_counters', size: 8 * extra, data: false }] : []),
     ...jailVariables(vimage),
+    // Last, so that adding it moved no other variable.
+    { name: 'version', size: KERNEL_VERSION_SIZE, data: true },
   ];
 }
 
@@ -339,10 +345,20 @@ function writeScalars(l: Layout): void {
   const la = addr(b, 'averunnable');
   s.loadavg.forEach((v, i) => b.writeU32(la + BigInt(4 * i), Math.round(v * FSCALE)));
   b.writeU64(la + BigInt(Loadavg.fscale), BigInt(FSCALE));
+  b.writeBytes(addr(b, 'version'), versionBytes(s.version));
   b.writeI32(addr(b, 'nprocs'), s.processes.length);
   b.writeU32(addr(b, 'nprocs_records'), recordCount(s.processes));
   b.setProcessRecords(encodeProcesses(s.processes));
   b.setProcessArgs(encodeArgsArea(s.processes, s.procCapacity, s.argsHeapBytes));
+}
+
+/** `version`'s initialised bytes: the string, NUL-padded to sizeof(version). */
+export function versionBytes(version: string): Buffer {
+  const text = Buffer.from(version, 'latin1');
+  if (text.length >= KERNEL_VERSION_SIZE) throw new RangeError(`a version string of ${text.length} bytes does not fit char version[${KERNEL_VERSION_SIZE}]`);
+  const bytes = Buffer.alloc(KERNEL_VERSION_SIZE);
+  text.copy(bytes);
+  return bytes;
 }
 
 /**
@@ -391,6 +407,7 @@ function resolveSpec(spec: FreeBsdKernelSpec): Layout['spec'] {
     jails: resolveJails(spec),
     jailSlots: spec.vimage === false ? 0 : (spec.jailSlots ?? (spec.jails?.length ?? 0) + 4),
     swap: spec.swap ?? [{ name: 'ada0p3', blocks: 2_097_152, used: 3_072 }],
+    version: spec.version ?? KERNEL_VERSION,
   };
 }
 
@@ -432,6 +449,7 @@ function manifestOf(path: string, l: Layout, counterSlabs: number, dpcpu: [bigin
     processes: l.spec.processes.length,
     threads: recordCount(l.spec.processes),
     procCapacity: l.spec.procCapacity,
+    version: l.spec.version,
   };
 }
 

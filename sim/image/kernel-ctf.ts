@@ -15,6 +15,7 @@ import { CPUSTATES, PCPU_SIZE, Pcpu, Vnet } from './format.js';
 import { IPSTAT_FIELDS, SFSTAT_FIELDS, UDPSTAT_FIELDS, VMMETER_COUNTERS, VMMETER_SIZE, VMMETER_UINTS, VMMETER_UINTS_OFFSET } from './kernel-layout.js';
 import type { KernelManifest } from './manifest.js';
 import { PRISON_NAME_SIZE, Prison } from './vnet-stats.js';
+import { versionBytes } from './freebsd-kernel.js';
 
 /** The build id the simulated kernel's file carries. */
 export const SIM_BUILD_ID = '6b766d5f6578706f727465722d73696d2d6b65726e';
@@ -143,19 +144,38 @@ function prison(w: CtfWriter, t: Types, vnetId: number): number {
   return id;
 }
 
-/** Writes the execfile for a simulated kernel: its data symbols (from the manifest) typed by CTF. */
-export function writeSimKernelFile(path: string, manifest: KernelManifest): void {
+/** SHF_WRITE | SHF_ALLOC: an initialised data section. */
+const SHF_DATA = 0x3;
+/** The written file's section index of `.data`: 1 + its place in the list below. */
+const DATA_SECTION = 5;
+
+export interface SimKernelFileOptions {
+  /**
+   * The `version` string in the file's `.data` (default: the image's, from
+   * the manifest). Another one makes a kernel that did not write the dump.
+   */
+  readonly version?: string;
+}
+
+/**
+ * Writes the execfile for a simulated kernel: its data symbols (from the
+ * manifest) typed by CTF, and `version` with its bytes in `.data` at its
+ * kernel address, as a real kernel file holds its initialised data.
+ */
+export function writeSimKernelFile(path: string, manifest: KernelManifest, options: SimKernelFileOptions = {}): void {
   const names = Object.keys(manifest.symbols).filter((name) => !name.startsWith('pcpu_entry_') && !name.startsWith('vnet_entry_'));
+  const version = manifest.symbols.version;
   const symbols: SymbolSpec[] = names.map((name) => ({
     name,
     type: STT_OBJECT,
     bind: STB_GLOBAL,
-    // Absolute symbols at their kernel addresses: the file is never loaded, only read for types.
-    shndx: SHN_ABS,
+    // Absolute symbols at their kernel addresses: the file is never loaded, only read for types (and version's bytes).
+    shndx: name === 'version' ? DATA_SECTION : SHN_ABS,
     value: BigInt(manifest.symbols[name]!.address),
     size: manifest.symbols[name]!.size,
   }));
   const { symtab, strtab } = encodeSymbols(symbols);
+  const data = version === undefined ? Buffer.alloc(0) : versionBytes(options.version ?? manifest.version);
   writeFileSync(
     path,
     writeElf64([
@@ -163,6 +183,7 @@ export function writeSimKernelFile(path: string, manifest: KernelManifest): void
       { name: '.SUNW_ctf', type: SHT_PROGBITS, data: simKernelCtf(names), addralign: 4 },
       { name: '.symtab', type: SHT_SYMTAB, data: symtab, link: 4, entsize: 24, addralign: 8 },
       { name: '.strtab', type: SHT_STRTAB, data: strtab, addralign: 1 },
+      { name: '.data', type: SHT_PROGBITS, data, flags: SHF_DATA, addr: BigInt(version?.address ?? 0), addralign: 8 },
     ]),
   );
 }

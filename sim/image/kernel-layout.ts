@@ -104,5 +104,15 @@ export const CPU_TICK_FREQUENCY = 2_400_000_000;
 /** nsw_cluster_max (sys/vm/swap_pager.c): MAXPHYS / PAGE_SIZE capped at 32; 13+ answers vm.dmmax with it. */
 export const NSW_CLUSTER_MAX = 32;
 
+/**
+ * The kernel's `version` string as sys/conf/newvers.sh writes it into
+ * vers.c for a reproducible 13+ build (`char version[sizeof(VERSTR) > 256 ?
+ * sizeof(VERSTR) : 256] = VERSTR;`), which uname -v and kern.version show
+ * (sys/kern/kern_mib.c).
+ */
+export const KERNEL_VERSION = 'FreeBSD 14.1-RELEASE releng/14.1-n267679-10e31f0946d8 GENERIC amd64\n';
+/** sizeof(version): VERSTR padded to at least 256 bytes. */
+export const KERNEL_VERSION_SIZE = 256;
+
 /** struct swdevt (sys/vm/swap_pager.h) on amd64, and the slot the simulator keeps per device. */
 export const Swdevt = { flags: 0, nblks: 4, used: 8, dev: 16, listNext: 64, listPrev: 72, size: 96, simDevname: 96, slot: 128 } as const;

@@ -47,6 +47,8 @@ export interface KernelManifest {
   processes: number;
   threads: number;
   procCapacity: number;
+  /** The `version` string the image holds in kernel memory. */
+  version: string;
 }
 
 export function writeManifest(imagePath: string, manifest: KernelManifest): void {

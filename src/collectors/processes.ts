@@ -24,7 +24,7 @@ import {
   HOST_JAIL, KERN_PROC, PROC_STATES, decodeCommand, getArgv, getProcs, readJailNames, type KinfoProcList, type KvmSession,
 } from '../kvm/index.js';
 import type { Collector, CollectorFactory, ScrapeContext } from './framework/collector.js';
-import { HiddenProcessesLog } from './hidden-processes.js';
+import type { Logger } from '../log.js';
 
 const STATE_LABELS = [...PROC_STATES, 'unknown'] as const;
 /**
@@ -242,4 +242,33 @@ function addBreakdown(
   }
   const series: Series[] = entries.map(([key, value]) => ({ labels: labelsOf(key), value }));
   addSeries(sink, { ...head, help: `${head.help}; at most ${cap.maxSeries} series, the rest summed as "${OVERFLOW_LABEL}"` }, series);
+}
+
+/**
+ * Says once, in the log (info), when the live kern.proc sysctl starts
+ * hiding processes from the exporter (kvm_processes_hidden becomes non-zero)
+ * and once when it stops: the metric says how many on every scrape, the log
+ * says why the process counts just changed meaning.
+ */
+class HiddenProcessesLog {
+  private hiding = false;
+
+  constructor(private readonly logger?: Logger) {}
+
+  /** Records nprocs minus the processes returned (negative when some were forked in between); logs only when hiding starts or stops. */
+  observe(hidden: number, nprocs: number): void {
+    if (hidden > 0 === this.hiding) return;
+    this.hiding = hidden > 0;
+    if (this.hiding) {
+      // Info, not a warning: a process being forked is counted by nprocs and never returned either, so 1 can be momentary.
+      this.logger?.info(
+        'kvm_getprocs returns fewer processes than the kernel has: p_cansee hides the rest from this user ' +
+          '(security.bsd.see_other_uids=0 or a jail?) or they are still being forked, so process counts cover only what it sees; ' +
+          'kvm_processes_hidden says how many are missing',
+        { hidden, nprocs },
+      );
+    } else {
+      this.logger?.info('kvm_getprocs returns every process again: kvm_processes_hidden is back to 0', { nprocs });
+    }
+  }
 }

@@ -24,6 +24,8 @@ export interface ElfSection {
   readonly index: number;
   readonly name: string;
   readonly type: number;
+  /** sh_addr: where an allocated section lies in the kernel's address space (0 otherwise). */
+  readonly addr: bigint;
   readonly offset: number;
   readonly size: number;
   readonly link: number;
@@ -166,6 +168,7 @@ function sectionHeader(table: Bytes, at: number, index: number, is64: boolean): 
         index,
         nameOffset: table.u32(at, part),
         type: table.u32(at + 4, part),
+        addr: table.buf.readBigUInt64LE(at + 16),
         offset: table.u64(at + 24, part),
         size: table.u64(at + 32, part),
         link: table.u32(at + 40, part),
@@ -175,6 +178,7 @@ function sectionHeader(table: Bytes, at: number, index: number, is64: boolean): 
         index,
         nameOffset: table.u32(at, part),
         type: table.u32(at + 4, part),
+        addr: BigInt(table.u32(at + 12, part)),
         offset: table.u32(at + 16, part),
         size: table.u32(at + 20, part),
         link: table.u32(at + 24, part),

@@ -16,12 +16,16 @@ import {
   KvmReadError,
   KvmSymbolError,
 } from '../errors.js';
+import { cString } from '../abi.js';
 import { KVM_ERRBUF_SIZE, loadLibKvm, viewMemory, type KvmHandle, type LibKvm, type NlistOne } from './binding.js';
+import { foreignExecfile } from './kernel-version.js';
 
 /** O_RDONLY: the only mode this exporter ever opens kernel memory with. */
 const O_RDONLY = 0;
 /** a.out n_type of a text symbol (sys/sys/nlist_aout.h): what kldsym lookups report. */
 const N_TEXT = 0x04;
+/** What getbootfile(3) answers by default: the kernel libkvm reads a dump's symbols from when execfile is NULL. */
+const BOOT_KERNEL = '/boot/kernel/kernel';
 
 export interface OpenOptions {
   /** Path or soname of libkvm; `libkvm.so.7` on FreeBSD. */
@@ -94,7 +98,32 @@ export class KvmSession {
     const errbuf = Buffer.alloc(KVM_ERRBUF_SIZE);
     const kd = lib.kvm_openfiles(execfile, corefile, null, O_RDONLY, errbuf);
     if (kd === null) throw new KvmOpenError(execfile, corefile, cString(errbuf));
-    return new KvmSession(lib, kd, execfile, corefile);
+    const session = new KvmSession(lib, kd, execfile, corefile);
+    session.refuseForeignExecfile();
+    return session;
+  }
+
+  /**
+   * A crash dump read with a kernel file that did not write it gives wrong
+   * values without an error (kernel-version.ts): closes the handle and
+   * throws KvmOpenError, naming both versions, when the two differ. A
+   * handle without kernel symbols (`/dev/null` alone) has nothing to check.
+   */
+  private refuseForeignExecfile(): void {
+    if (this.tryLookup('nprocs') === undefined || this.isLive()) return;
+    let problem: string | undefined;
+    try {
+      problem = foreignExecfile(this.execfile ?? BOOT_KERNEL, (size) => {
+        const bytes = Buffer.alloc(size);
+        this.read(this.lookup('version').address, bytes);
+        return bytes;
+      });
+    } catch (error) {
+      problem = `cannot read the dump's version: ${(error as Error).message}`;
+    }
+    if (problem === undefined) return;
+    this.close();
+    throw new KvmOpenError(this.execfile, this.corefile, problem);
   }
 
   get isOpen(): boolean {
@@ -252,10 +281,4 @@ export class KvmSession {
     this.read(address, this.scratch, length);
     return this.scratch;
   }
-}
-
-/** The NUL-terminated text in a C buffer. */
-export function cString(buf: Buffer): string {
-  const end = buf.indexOf(0);
-  return buf.toString('latin1', 0, end === -1 ? buf.length : end);
 }

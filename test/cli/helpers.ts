@@ -18,13 +18,6 @@ export function writeKvmConfig(kernel: TestKernel, body: string, kvm: { corefile
   return file;
 }
 
-/** A file for a crash dump's execfile: libkvm only needs it to exist and be readable. */
-export function fakeKernelFile(kernel: TestKernel): string {
-  const file = join(kernel.dir, 'kernel');
-  writeFileSync(file, 'ELF stand-in: the simulator opens the execfile but reads symbols from the image\n');
-  return file;
-}
-
 export interface PromtoolVerdict {
   readonly code: number | null;
   readonly output: string;

@@ -12,7 +12,7 @@ import { counterHandle, symbolAddress } from '../../sim/image/manifest.js';
 import { byLabel, parseExposition, samplesOf, valueOf } from '../support/parse.js';
 import { ROOT, makeKernel, runCli, type TestKernel } from '../support/sim.js';
 import { sumOf } from '../exporter/harness.js';
-import { fakeKernelFile, promtoolCheckMetrics, writeKvmConfig } from './helpers.js';
+import { promtoolCheckMetrics, writeKvmConfig } from './helpers.js';
 
 const DEMO_CONFIG = join(ROOT, 'config', 'demo.yml');
 
@@ -75,7 +75,7 @@ describe('a live kernel', () => {
 describe('a crash dump', () => {
   it('is read with an execfile: every collector succeeds and promtool accepts the scrape', async () => {
     const { k, image } = build({ cpus: [0, 2, 3], mpMaxcpus: 8, live: false, loadavg: [0.5, 0.25, 0.125] });
-    const config = writeKvmConfig(k, 'preset: freebsd-14-amd64\nprocesses:\n  by_user: { enabled: true }\n', { execfile: fakeKernelFile(k) });
+    const config = writeKvmConfig(k, 'preset: freebsd-14-amd64\nprocesses:\n  by_user: { enabled: true }\n', { execfile: k.kernelFile() });
     const result = await runCli(['once', '--config.file', config]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -91,6 +91,24 @@ describe('a crash dump', () => {
     image.close();
   });
 
+  it('with the execfile of another kernel exits 1 with kvm_up 0 and both version strings, and check says the same', async () => {
+    const { k, image } = build({ cpus: [0, 1], live: false });
+    const other = 'FreeBSD 14.1-RELEASE-p6 releng/14.1-n267707-c1b1ab4c3c0c GENERIC amd64\n';
+    const config = writeKvmConfig(k, '', { execfile: k.kernelFile({ version: other }) });
+    const result = await runCli(['once', '--config.file', config]);
+    expect(result.code).toBe(1);
+    expect(valueOf(parseExposition(result.stdout), 'kvm_up')).toBe(0);
+    const both = `the dump's version is ${JSON.stringify(k.manifest.version)} and the execfile's is ${JSON.stringify(other)}`;
+    // logfmt escapes the quotes: the log names both builds, check prints the message as it is.
+    expect(result.stderr).toContain('is not the kernel that wrote this dump');
+    for (const version of [k.manifest.version, other]) expect(result.stderr).toContain(version.trimEnd());
+    const check = await runCli(['check', '--config.file', config]);
+    expect(check.code).toBe(1);
+    expect(check.stdout.split('\n')[1]).toMatch(/^FAIL kernel: kvm_openfiles\(.*\) failed: .* is not the kernel that wrote this dump: /);
+    expect(check.stdout).toContain(both);
+    image.close();
+  });
+
   it('without an execfile fails with libkvm\'s message about the boot kernel, and exits 1', async () => {
     const { k, image } = build({ cpus: [0, 1], live: false });
     const result = await runCli(['once', '--config.file', writeKvmConfig(k, '', {})]);
@@ -102,7 +120,7 @@ describe('a crash dump', () => {
 
   it('takes the execfile from --kvm.execfile as well', async () => {
     const { k, image } = build({ cpus: [0, 1], live: false });
-    const result = await runCli(['once', '--config.file', writeKvmConfig(k, '', {}), '--kvm.execfile', fakeKernelFile(k)]);
+    const result = await runCli(['once', '--config.file', writeKvmConfig(k, '', {}), '--kvm.execfile', k.kernelFile()]);
     expect(result.code).toBe(0);
     expect(valueOf(parseExposition(result.stdout), 'kvm_up')).toBe(1);
     image.close();
@@ -111,7 +129,7 @@ describe('a crash dump', () => {
   it('publishes no swap series and still exits 0: kvm_getswapinfo needs _dmmax, which FreeBSD 13+ kernels lack', async () => {
     const { k, image } = build({ cpus: [0, 1], live: false, swap: [{ name: 'ada0p3', blocks: 65_536, used: 100 }] });
     const config = writeKvmConfig(k, '', {});
-    const result = await runCli(['once', '--config.file', config, '--kvm.execfile', fakeKernelFile(k)]);
+    const result = await runCli(['once', '--config.file', config, '--kvm.execfile', k.kernelFile()]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const scrape = parseExposition(result.stdout);
@@ -119,7 +137,7 @@ describe('a crash dump', () => {
     expect(valueOf(scrape, 'kvm_scrape_collector_success', { collector: 'processes' })).toBe(1);
     expect(samplesOf(scrape, 'kvm_swap_total_bytes')).toEqual([]);
     expect(samplesOf(scrape, 'kvm_swap_used_bytes')).toEqual([]);
-    const check = await runCli(['check', '--config.file', config, '--kvm.execfile', fakeKernelFile(k)]);
+    const check = await runCli(['check', '--config.file', config, '--kvm.execfile', k.kernelFile()]);
     expect(check.code).toBe(0);
     expect(check.stdout.split('\n').filter((l) => l.includes('swap'))).toEqual([
       'ok   collector swap: 0 families, 0 series',

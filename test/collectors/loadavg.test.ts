@@ -64,8 +64,7 @@ describe('live kernel', () => {
 
 describe('crash dump', () => {
   function dumpConfig(k: TestKernel): string {
-    const execfile = join(k.dir, 'kernel');
-    writeFileSync(execfile, 'not read by the simulator, only opened\n');
+    const execfile = k.kernelFile();
     const file = join(k.dir, 'dump.yml');
     writeFileSync(
       file,

@@ -12,7 +12,7 @@ import { ProcState, type KinfoProcess } from '../../sim/image/kinfo.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Exporter } from '../../src/exporter/exporter.js';
 import { silentLogger } from '../../src/log.js';
-import { fakeKernelFile, writeKvmConfig } from '../cli/helpers.js';
+import { writeKvmConfig } from '../cli/helpers.js';
 import { forgetPcpuCache, parseFamilies, simControl } from '../exporter/harness.js';
 import { byLabel, samplesOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
@@ -63,7 +63,7 @@ function expectedCounts(table: readonly KinfoProcess[], groups: readonly Group[]
 
 async function scrape(k: TestKernel, body: string, dump = false) {
   forgetPcpuCache();
-  const file = writeKvmConfig(k, `collectors: { counters: false, variables: false, vnet: false, dpcpu: false, pcpu: false, cpus: false, loadavg: false, swap: false }\n${body}`, dump ? { execfile: fakeKernelFile(k) } : {});
+  const file = writeKvmConfig(k, `collectors: { counters: false, variables: false, vnet: false, dpcpu: false, pcpu: false, cpus: false, loadavg: false, swap: false }\n${body}`, dump ? { execfile: k.kernelFile() } : {});
   const exporter = new Exporter({ config: loadConfig(file), enabled: new Set(['processes']), logger: silentLogger() });
   try {
     await exporter.opened();

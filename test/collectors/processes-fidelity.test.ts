@@ -12,7 +12,7 @@ import { ProcState, type KinfoProcess } from '../../sim/image/kinfo.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Exporter } from '../../src/exporter/exporter.js';
 import { createLogger, silentLogger } from '../../src/log.js';
-import { fakeKernelFile, writeKvmConfig } from '../cli/helpers.js';
+import { writeKvmConfig } from '../cli/helpers.js';
 import { forgetPcpuCache, openExporter, parseFamilies } from '../exporter/harness.js';
 import { byLabel, samplesOf, valueOf } from '../support/parse.js';
 import { makeKernel, type TestKernel } from '../support/sim.js';
@@ -44,7 +44,7 @@ function proc(pid: number, comm: string, threads = 1, ruid = 0, commBytes?: Uint
 /** Scrapes `k` once with `body`, returning the parsed scrape and the processes collector's status. */
 async function scrapeWithStatus(k: TestKernel, body: string, dump = false) {
   forgetPcpuCache();
-  const file = writeKvmConfig(k, body, dump ? { execfile: fakeKernelFile(k) } : {});
+  const file = writeKvmConfig(k, body, dump ? { execfile: k.kernelFile() } : {});
   const exporter = new Exporter({ config: loadConfig(file), enabled: new Set(['processes']), logger: silentLogger() });
   try {
     const scrape = parseFamilies(await exporter.scrape({}));

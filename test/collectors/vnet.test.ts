@@ -163,7 +163,7 @@ describe('problems', () => {
       ...k,
       writeConfig(body = '') {
         const file = join(k.dir, 'dump.yml');
-        const kvm = `kvm:\n  library: ${JSON.stringify(SIM_LIBRARY)}\n  execfile: ${JSON.stringify(k.image)}\n  corefile: ${JSON.stringify(k.image)}\n`;
+        const kvm = `kvm:\n  library: ${JSON.stringify(SIM_LIBRARY)}\n  execfile: ${JSON.stringify(k.kernelFile())}\n  corefile: ${JSON.stringify(k.image)}\n`;
         writeFileSync(file, `${kvm}${body}`);
         return file;
       },

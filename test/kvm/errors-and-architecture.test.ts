@@ -19,8 +19,7 @@ afterAll(() => kernel.remove());
 
 describe('kvm_geterr text', () => {
   it('is reported for the call that wrote it, never for a later call that wrote none', () => {
-    const exec = join(kernel.dir, 'kernel');
-    writeFileSync(exec, 'stand-in exec file');
+    const exec = kernel.kernelFile();
     const image = kernel.open();
     const session = KvmSession.open({ library: SIM_LIBRARY, execfile: exec, corefile: kernel.image });
     try {

@@ -10,6 +10,7 @@ import { KvmClosedError, KvmLibraryError, KvmOpenError, KvmReadError } from '../
 import { KvmSession, counterU64Fetch, getPcpu, readZpcpu } from '../../src/kvm/index.js';
 import { counterHandle } from '../../sim/image/manifest.js';
 import { SIM_LIBRARY, makeKernel } from '../support/sim.js';
+import { simControl } from '../exporter/harness.js';
 
 const kernel = makeKernel({ cpus: [0, 1, 2, 3] });
 afterAll(() => kernel.remove());
@@ -80,9 +81,47 @@ describe('crash dumps (an image without the LIVE flag)', () => {
     expect(() => KvmSession.open({ library: SIM_LIBRARY, execfile: null, corefile: dump.image })).toThrow(/No such file or directory/);
   });
 
-  it('positive: with the kernel file it opens and symbols carry the dump n_type, not N_TEXT', () => {
-    const execfile = join(dump.dir, 'kernel');
+  it('negative: an execfile of another kernel is refused at open with both version strings, and the handle is closed', () => {
+    const other = 'FreeBSD 14.2-RELEASE releng/14.2-n269506-c8918d6c7412 GENERIC amd64\n';
+    const execfile = dump.kernelFile({ version: other }, 'kernel.other');
+    simControl().resetCallCounts();
+    let thrown: unknown;
+    try {
+      KvmSession.open({ library: SIM_LIBRARY, execfile, corefile: dump.image });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(KvmOpenError);
+    expect((thrown as Error).message).toBe(
+      `kvm_openfiles(${execfile}, ${dump.image}) failed: ${execfile} is not the kernel that wrote this dump: ` +
+        `the dump's version is ${JSON.stringify(dump.manifest.version)} and the execfile's is ${JSON.stringify(other)}; ` +
+        "a dump's symbols come from the execfile, so every value would be wrong (give kvm.execfile the matching kernel)",
+    );
+    expect(simControl().callCounts().kvm_close).toBe(1);
+  });
+
+  it('negative: an execfile that is not an ELF kernel cannot be checked and is refused', () => {
+    const execfile = join(dump.dir, 'not-elf');
     writeFileSync(execfile, 'kernel');
+    expect(() => KvmSession.open({ library: SIM_LIBRARY, execfile, corefile: dump.image })).toThrow(
+      new RegExp(`^kvm_openfiles\\(.*\\) failed: cannot check that ${execfile} is the kernel that wrote this dump: .*not an ELF file`),
+    );
+  });
+
+  it('positive: a live kernel ignores the execfile, as libkvm does, so nothing is compared', () => {
+    const live = makeKernel({ cpus: [0] });
+    try {
+      const execfile = live.kernelFile({ version: 'FreeBSD 15.0-CURRENT\n' });
+      const session = KvmSession.open({ library: SIM_LIBRARY, execfile, corefile: live.image });
+      expect(session.isLive()).toBe(true);
+      session.close();
+    } finally {
+      live.remove();
+    }
+  });
+
+  it('positive: with the kernel file it opens and symbols carry the dump n_type, not N_TEXT', () => {
+    const execfile = dump.kernelFile();
     const session = KvmSession.open({ library: SIM_LIBRARY, execfile, corefile: dump.image });
     try {
       expect(session.readI32(session.lookup('hz').address)).toBe(1000);

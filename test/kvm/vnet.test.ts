@@ -25,7 +25,7 @@ const JAILS = [
 ];
 
 function open(kernel: TestKernel): KvmSession {
-  return KvmSession.open({ library: SIM_LIBRARY, corefile: kernel.image, execfile: kernel.image });
+  return KvmSession.open({ library: SIM_LIBRARY, corefile: kernel.image, execfile: kernel.kernelFile() });
 }
 
 function labels(session: KvmSession, max = 1000): string[] {

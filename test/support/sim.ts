@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildFreeBsdKernel, type FreeBsdKernelSpec } from '../../sim/image/freebsd-kernel.js';
+import { writeSimKernelFile, type SimKernelFileOptions } from '../../sim/image/kernel-ctf.js';
 import { KernelImage } from '../../sim/image/image.js';
 import type { KernelManifest } from '../../sim/image/manifest.js';
 import { packageRoot } from '../../src/version.js';
@@ -30,6 +31,8 @@ export interface TestKernel {
   open(): KernelImage;
   /** Writes a config for this kernel: the kvm section, then `body` (YAML). Returns its path. */
   writeConfig(body?: string, name?: string): string;
+  /** Writes the kernel's execfile (an ELF file with its symbols and `version`), as a crash dump needs; returns its path. */
+  kernelFile(options?: SimKernelFileOptions, name?: string): string;
   remove(): void;
 }
 
@@ -47,6 +50,11 @@ export function makeKernel(spec: FreeBsdKernelSpec = {}): TestKernel {
       const file = join(dir, name);
       const kvm = `kvm:\n  library: ${JSON.stringify(SIM_LIBRARY)}\n  corefile: ${JSON.stringify(image)}\n`;
       writeFileSync(file, `${kvm}${body}`);
+      return file;
+    },
+    kernelFile(options = {}, name = 'kernel') {
+      const file = join(dir, name);
+      writeSimKernelFile(file, manifest, options);
       return file;
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
