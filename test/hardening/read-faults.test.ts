@@ -193,7 +193,7 @@ describe('a config entry names a symbol the kernel lacks', () => {
     // Each names where the entry is (its key, with file:line where the config module adds it) and libkvm's text.
     expect(leftOut).toEqual([
       expect.stringMatching(/^(?:\S+:\d+ )?variables\[0\] \(no_such_variable\): kernel symbol no_such_variable not found: kvm_nlist: No such file or directory$/),
-      expect.stringMatching(/^(?:\S+:\d+ )?dpcpu\[0\] \(DPCPU no_such_dpcpu\): kernel symbol no_such_dpcpu not found: kvm_nlist: No such file or directory$/),
+      expect.stringMatching(/^(?:\S+:\d+ )?dpcpu\[0\] \(DPCPU no_such_dpcpu\): kernel symbol pcpu_entry_no_such_dpcpu not found: kvm_nlist: No such file or directory$/),
     ]);
     const failed = served.log.find('error', 'collector failed', {}, mark);
     expect(failed.map((l) => l.collector)).toEqual(['variables', 'dpcpu']);

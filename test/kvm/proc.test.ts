@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvmCallError, KvmLayoutError } from '../../src/errors.js';
-import { writeFileSync } from 'node:fs';
 import { KERN_PROC, KI, KINFO_PROC_SIZE, KvmSession, getArgv, getLoadavg, getProcs } from '../../src/kvm/index.js';
 import type { KernelImage } from '../../sim/image/image.js';
 import type { KinfoProcess } from '../../sim/image/kinfo.js';
@@ -136,9 +135,7 @@ describe('getArgv (kvm_getargv)', () => {
 
   it('negative: a crash dump has no command lines: KvmCallError with libkvm\'s text', () => {
     const dump = makeKernel({ live: false });
-    const execfile = `${dump.dir}/kernel`;
-    writeFileSync(execfile, 'stand-in');
-    const s = KvmSession.open({ library: SIM_LIBRARY, corefile: dump.image, execfile });
+    const s = KvmSession.open({ library: SIM_LIBRARY, corefile: dump.image, execfile: dump.kernelFile() });
     try {
       const procs = getProcs(s, KERN_PROC.PROC);
       expect(() => getArgv(s, procs, procs.count - 1)).toThrow(KvmCallError);
