@@ -3,7 +3,8 @@
  * at once. Runs one scrape through the same path as `serve` and `once`
  * (open the kernel, build every enabled collector, collect) and prints one
  * line per config entry (its source, address, the CPUs read and a sample
- * value) or the reason it failed, then where the kernel's types came from
+ * value) or the reason it failed, each counter's cross-check against
+ * kvm_counter_u64_fetch, then where the kernel's types came from
  * and where each field offset came from.
  */
 import type { EntryReport } from '../collectors/index.js';
@@ -25,7 +26,8 @@ export interface CheckResult {
 export async function runCheck(config: Config, enabled: ReadonlySet<CollectorName>): Promise<CheckResult> {
   const lines = [`config ${config.file}: valid`];
   // Everything the log would say is printed below, entry by entry.
-  const exporter = new Exporter({ config, enabled, logger: silentLogger() });
+  // Cross-checks compare the counters' span sums with kvm_counter_u64_fetch once (collectors/counters/cross-check.ts).
+  const exporter = new Exporter({ config, enabled, logger: silentLogger(), crossCheck: true });
   let result: Omit<CheckResult, 'holdsStuckThread'>;
   try {
     result = checkLines(config, (await exporter.collect({})).collection);
@@ -43,7 +45,7 @@ function checkLines(config: Config, collection: Collection): Omit<CheckResult, '
   const types = [`ok   types: ${describeTypes(config)}`, ...offsetLines(config)];
   return {
     lines: [`ok   kernel ${config.kvm.corefile}: ${describeTopology(topology)}`, ...results.flat(), ...types],
-    ok: collection.outcomes.every((o) => o.success),
+    ok: collection.outcomes.every((o) => o.success && o.entries.every((e) => e.crossCheck?.ok !== false)),
   };
 }
 
@@ -55,7 +57,7 @@ function collectorLines(outcome: CollectorOutcome, families: ReadonlyMap<string,
   const head = collectorError
     ? `FAIL collector ${outcome.name}: ${collectorError}`
     : `ok   collector ${outcome.name}: ${own.length} families${summary(own)}`;
-  const entryLines = outcome.entries.map((entry) => entryLine(entry, families, failed, topology));
+  const entryLines = outcome.entries.flatMap((entry) => [entryLine(entry, families, failed, topology), ...crossCheckLine(entry)]);
   const unmatched = [...failed].filter(([key]) => !outcome.entries.some((e) => e.key === key));
   return [head, ...entryLines, ...unmatched.map(([key, err]) => `FAIL   ${key}: ${err}`)];
 }
@@ -73,6 +75,12 @@ function entryLine(
   if (error) return `FAIL   ${entry.key} ${entry.source}${where}: ${error}`;
   const samples = entry.metrics.map((metric) => sampleText(metric, families.get(metric)));
   return `ok     ${entry.key} ${entry.source}${where} cpus=${topology.present.length}: ${samples.join(', ')}`;
+}
+
+/** The entry's cross-check against libkvm's own reading, when its collector made one. */
+function crossCheckLine({ key, crossCheck }: EntryReport): string[] {
+  if (crossCheck === undefined) return [];
+  return [`${crossCheck.ok ? 'ok  ' : 'FAIL'}     ${key} cross-check: ${crossCheck.text}`];
 }
 
 function sampleText(metric: string, family: MetricFamily | undefined): string {

@@ -29,18 +29,36 @@ export interface BuiltCollectors {
   readonly leftOut: readonly string[];
 }
 
+/** How collectors are built beyond config and handle: `check` asks for cross-checks (CollectorContext.crossCheck). */
+export interface BuildOptions {
+  readonly crossCheck: boolean;
+}
+
 /** Builds every enabled collector in registry order on `session`, each logging through its own child logger. */
-export function buildCollectors(session: KvmSession, config: Config, enabled: ReadonlySet<CollectorName>, logger: Logger): BuiltCollectors {
+export function buildCollectors(
+  session: KvmSession,
+  config: Config,
+  enabled: ReadonlySet<CollectorName>,
+  logger: Logger,
+  options: BuildOptions = { crossCheck: false },
+): BuiltCollectors {
   const collectors = new Map<CollectorName, Collector>();
   for (const factory of COLLECTORS) {
-    if (enabled.has(factory.name)) collectors.set(factory.name, buildCollector(factory.name, session, config, logger));
+    if (enabled.has(factory.name)) collectors.set(factory.name, buildCollector(factory.name, session, config, logger, options));
   }
   return { collectors, leftOut: leftOutOf(collectors) };
 }
 
-export function buildCollector(name: CollectorName, session: KvmSession, config: Config, logger: Logger): Collector {
+export function buildCollector(
+  name: CollectorName,
+  session: KvmSession,
+  config: Config,
+  logger: Logger,
+  { crossCheck }: BuildOptions = { crossCheck: false },
+): Collector {
   try {
-    return COLLECTORS.find((c) => c.name === name)!.create({ session, config, logger: logger.child({ collector: name }) });
+    const factory = COLLECTORS.find((c) => c.name === name)!;
+    return factory.create({ session, config, logger: logger.child({ collector: name }), crossCheck });
   } catch (error) {
     return new BrokenCollector((error as Error).message);
   }

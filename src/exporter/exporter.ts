@@ -34,6 +34,8 @@ export interface ExporterOptions {
   readonly backoff?: Backoff;
   /** How long a kernel read may make no progress before its thread is abandoned (kernel-thread.ts, STUCK_AFTER_MS). */
   readonly stuckAfterMs?: number;
+  /** `check`: collectors cross-check their reads against libkvm's own when built (EntryReport.crossCheck). */
+  readonly crossCheck?: boolean;
 }
 
 /** A scrape's families as served, and the collection they came from (for `once` and `check`). */
@@ -72,8 +74,15 @@ export class Exporter implements ScrapeSource {
   constructor(private readonly options: ExporterOptions) {
     this.config = options.config;
     this.enabled = options.enabled;
-    const { config, enabled, logger, backoff, stuckAfterMs } = options;
-    this.kernel = new KernelThread({ config, enabled, logger, ...(backoff && { backoff }), ...(stuckAfterMs !== undefined && { stuckAfterMs }) });
+    const { config, enabled, logger, backoff, stuckAfterMs, crossCheck } = options;
+    this.kernel = new KernelThread({
+      config,
+      enabled,
+      logger,
+      ...(backoff && { backoff }),
+      ...(stuckAfterMs !== undefined && { stuckAfterMs }),
+      ...(crossCheck && { crossCheck }),
+    });
   }
 
   /** Resolves once the kernel has been opened (or failed to open) the first time: drop privileges after this. */

@@ -13,7 +13,7 @@
  */
 import type { Collector } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';
-import { buildCollector, buildCollectors, leftOutBy, leftOutOf, type ScrapeSetup } from './collection.js';
+import { buildCollector, buildCollectors, leftOutBy, leftOutOf, type BuildOptions, type ScrapeSetup } from './collection.js';
 import { KvmSession, refreshPcpuCache, readTopology, type CpuTopology, type OpenOptions } from '../kvm/index.js';
 import type { Logger } from '../log.js';
 
@@ -25,6 +25,14 @@ export interface Backoff {
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 1_000, maxMs: 60_000 };
 
 export type SessionOpener = (options: OpenOptions) => KvmSession;
+
+export interface ConnectionOptions {
+  readonly opener?: SessionOpener;
+  readonly backoff?: Backoff;
+  readonly now?: () => number;
+  /** `check`: collectors cross-check their reads against libkvm's own at every build (CollectorContext.crossCheck). */
+  readonly crossCheck?: boolean;
+}
 
 interface Open {
   readonly state: 'open';
@@ -55,15 +63,22 @@ export class KernelConnection {
   /** The left-out entries last logged, so a reopen does not repeat them. */
   private reportedLeftOut = '';
 
+  private readonly opener: SessionOpener;
+  private readonly backoff: Backoff;
+  private readonly now: () => number;
+  private readonly build: BuildOptions;
+
   constructor(
     private readonly config: Config,
     private readonly enabled: ReadonlySet<CollectorName>,
     private readonly logger: Logger,
-    private readonly opener: SessionOpener = KvmSession.open,
-    private readonly backoff: Backoff = DEFAULT_BACKOFF,
-    private readonly now: () => number = Date.now,
+    options: ConnectionOptions = {},
   ) {
-    this.current = this.open(backoff.initialMs);
+    this.opener = options.opener ?? KvmSession.open;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.now = options.now ?? Date.now;
+    this.build = { crossCheck: options.crossCheck ?? false };
+    this.current = this.open(this.backoff.initialMs);
   }
 
   get error(): string | undefined {
@@ -99,7 +114,7 @@ export class KernelConnection {
   private retryLeftOut(open: Open): void {
     const collectors = new Map(open.collectors);
     for (const [name, collector] of open.collectors) {
-      if (leftOutBy(name, collector).length > 0) collectors.set(name, buildCollector(name, open.session, this.config, this.logger));
+      if (leftOutBy(name, collector).length > 0) collectors.set(name, buildCollector(name, open.session, this.config, this.logger, this.build));
     }
     const leftOut = leftOutOf(collectors);
     this.reportLeftOut(leftOut);
@@ -168,7 +183,7 @@ export class KernelConnection {
       this.report('cannot read the kernel through libkvm', message, nextDelayMs);
       return this.broken(message, nextDelayMs);
     }
-    const { collectors, leftOut } = buildCollectors(session, this.config, this.enabled, this.logger);
+    const { collectors, leftOut } = buildCollectors(session, this.config, this.enabled, this.logger, this.build);
     this.reportLeftOut(leftOut);
     const opened = { corefile, execfile: execfile ?? 'running kernel', collectors: [...collectors.keys()].join(',') };
     // While a failure stands, a reopen is one more attempt; readTopology logs the recovery.

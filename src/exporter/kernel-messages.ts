@@ -13,6 +13,8 @@ export interface KernelThreadData {
   readonly config: Config;
   readonly enabled: readonly CollectorName[];
   readonly backoff?: Backoff;
+  /** `check`: collectors cross-check their reads against libkvm's own when built (CollectorContext.crossCheck). */
+  readonly crossCheck?: boolean;
   /**
    * One Float64 the kernel thread sets to Date.now() at every step of a
    * collection (each entry, span or collector): the main thread reads it to

@@ -41,6 +41,8 @@ export interface KernelThreadOptions {
   readonly backoff?: Backoff;
   /** No progress for this long abandons the thread (default STUCK_AFTER_MS). */
   readonly stuckAfterMs?: number;
+  /** `check`: collectors cross-check their reads against libkvm's own when built. */
+  readonly crossCheck?: boolean;
 }
 
 type Request = Exclude<ToKernel, { kind: 'close' }> | { readonly kind: 'close'; readonly id: number };
@@ -139,6 +141,7 @@ export class KernelThread {
       config: this.config,
       enabled: [...this.enabled],
       ...(this.options.backoff && { backoff: this.options.backoff }),
+      ...(this.options.crossCheck && { crossCheck: true }),
       heartbeat,
     };
     const worker = new Worker(WORKER_FILE, { workerData: data });

@@ -60,7 +60,8 @@ class KernelThreadMain {
   }
 
   private open(config: Config, enabled: readonly CollectorName[]): KernelConnection {
-    return new KernelConnection(config, new Set(enabled), this.logger, undefined, this.data.backoff);
+    const { backoff, crossCheck } = this.data;
+    return new KernelConnection(config, new Set(enabled), this.logger, { ...(backoff && { backoff }), ...(crossCheck && { crossCheck }) });
   }
 
   private state(): KernelState {

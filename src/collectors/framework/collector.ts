@@ -20,6 +20,18 @@ export interface CollectorContext {
   readonly config: Config;
   /** For what a collector has to say once, such as a slower way of reading it fell back to (none: say nothing). */
   readonly logger?: Logger;
+  /**
+   * `check` asks for it: a collector that reads some entries a faster way
+   * than libkvm's own call compares the two once, here at setup, and puts
+   * each entry's verdict in its report (EntryReport.crossCheck).
+   */
+  readonly crossCheck?: boolean;
+}
+
+/** One entry's cross-check: whether the exporter's reading agrees with libkvm's own, and the numbers. */
+export interface CrossCheck {
+  readonly ok: boolean;
+  readonly text: string;
 }
 
 /** What one scrape gives every collector. */
@@ -53,6 +65,8 @@ export interface EntryReport {
    * counts as left out; `check` prints it as a note.
    */
   readonly unavailable?: string;
+  /** Its cross-check, when `check` asked for one (CollectorContext.crossCheck). */
+  readonly crossCheck?: CrossCheck;
 }
 
 export interface Collector {
