@@ -69,7 +69,8 @@ describe('--web.max-requests', () => {
     served = await serveKernel(kernel, FULL_CONFIG, { maxRequests: 1 });
     const image = kernel.open();
     try {
-      image.setReadDelayUs(1_500);
+      // About 40 reads in a scrape: at 25 ms each, most of a second.
+      image.setReadDelayUs(25_000);
       const first = served.get('/metrics');
       await new Promise((resolve) => setTimeout(resolve, 100));
       const second = await served.get('/metrics');

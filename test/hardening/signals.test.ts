@@ -79,8 +79,8 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('%s', (signal) => {
     kernel = makeKernel({ cpus: [0, 1, 2, 3] });
     image = kernel.open();
     cli = await startCli([`--config.file=${kernel.writeConfig(FULL_CONFIG)}`]);
-    // About 400 reads at 4 ms: a scrape of roughly 1.6 s.
-    image.setReadDelayUs(4_000);
+    // About 40 reads at 40 ms: a scrape of roughly 1.6 s.
+    image.setReadDelayUs(40_000);
     const mark = cli.log.length;
     const inFlight = httpGet(cli.url, '/metrics');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -110,8 +110,8 @@ describe('two SIGHUPs, a valid config then an invalid one', () => {
     image = kernel.open();
     const file = kernel.writeConfig(FULL_CONFIG);
     cli = await startCli([`--config.file=${file}`]);
-    // A scrape of about a second in flight: the valid reload queues behind it.
-    image.setReadDelayUs(3_000);
+    // A scrape of about a second in flight (about 40 reads at 25 ms): the valid reload queues behind it.
+    image.setReadDelayUs(25_000);
     const inFlight = httpGet(cli.url, '/metrics');
     await sleep(200);
     const mark = cli.log.length;

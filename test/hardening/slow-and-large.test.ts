@@ -29,10 +29,13 @@ afterEach(async () => {
 
 describe('reads so slow that the whole scrape would pass the scrape timeout', () => {
   it('answers within X-Prometheus-Scrape-Timeout-Seconds with what was collected, the late collectors failed', async () => {
-    kernel = makeKernel({ cpus: [0, 1, 2, 3] });
+    // 100 counters in 100 pages: one kvm_read_zpcpu each, so at 20 ms per read the counters alone take 2 s.
+    kernel = makeKernel({ cpus: [0, 1, 2, 3], extraCounters: { count: 100, layout: 'scattered', slabs: 100 } });
     image = kernel.open();
-    served = await serveKernel(kernel, FULL_CONFIG);
-    // 20 ms per kvm_read: the counters alone take about 350 reads, 7 s.
+    const extras = kernel.manifest.counters.filter((c) => c.name.startsWith('extra.'));
+    expect(new Set(extras.map((c) => BigInt(c.handle) / 4096n)).size).toBe(100);
+    const entries = extras.map((c, i) => `  - { name: extra_${i}, address: "0x${BigInt(c.handle).toString(16)}" }\n`).join('');
+    served = await serveKernel(kernel, FULL_CONFIG.replace('counters:\n', `counters:\n${entries}`));
     image.setReadDelayUs(20_000);
     const reply = await served.scrape('/metrics', { 'X-Prometheus-Scrape-Timeout-Seconds': '2' });
     expect(reply.ms).toBeLessThan(2_000);
