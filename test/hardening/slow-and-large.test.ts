@@ -28,6 +28,26 @@ afterEach(async () => {
 });
 
 describe('reads so slow that the whole scrape would pass the scrape timeout', () => {
+  it('a walk of 40 jails stops at the deadline between two list entries: kvm_up 1, vnet cut off, what was read served', async () => {
+    const jails = Array.from({ length: 40 }, (_, i) => ({ jid: i + 1, name: `jail${i + 1}`, vnet: i % 2 === 0 }));
+    kernel = makeKernel({ cpus: [0, 1, 2, 3], jails });
+    image = kernel.open();
+    served = await serveKernel(kernel, FULL_CONFIG);
+    // The walk reads allprison twice and vnet_head once: about 100 reads, 2 s at 20 ms each, against a 1 s scrape.
+    image.setReadDelayUs(20_000);
+    const reply = await served.scrape('/metrics', { 'X-Prometheus-Scrape-Timeout-Seconds': '1' });
+    image.setReadDelayUs(0);
+    expect(reply.ms).toBeLessThan(1_000);
+    expect(upOf(reply.parsed)).toBe(1);
+    const success = successOf(reply.parsed);
+    expect([success.cpus, success.counters, success.variables]).toEqual([1, 1, 1]);
+    expect(success.vnet).toBe(0);
+    expect(compareWithImage(reply.parsed, imageTruth(image, kernel.manifest, served.config)).wrong).toEqual([]);
+    expect(served.log.find('warn', 'scrape deadline passed before every collector finished').map((l) => l.collectors)).toEqual([
+      'vnet,dpcpu,pcpu,processes,loadavg,swap',
+    ]);
+  });
+
   it('answers within X-Prometheus-Scrape-Timeout-Seconds with what was collected, the late collectors failed', async () => {
     // 100 counters in 100 pages: one kvm_read_zpcpu each, so at 20 ms per read the counters alone take 2 s.
     kernel = makeKernel({ cpus: [0, 1, 2, 3], extraCounters: { count: 100, layout: 'scattered', slabs: 100 } });

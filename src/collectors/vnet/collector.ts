@@ -109,10 +109,13 @@ class VnetCollector extends EntryCollector<VnetItem> {
     if (this.items.length === 0) return;
     const failures = new FailureList();
     const readings: { stack: NetworkStack; values: (Reading | undefined)[] }[] = [];
-    for (const stack of this.stacks()) {
+    for (const stack of this.stacks(scrape)) {
       scrape.checkDeadline();
       const stackFailures: { key: string; error: unknown }[] = [];
-      const values = this.items.map((item) => this.readItem(item, stack, scrape.topology.present, stackFailures));
+      const values = this.items.map((item) => {
+        scrape.checkDeadline();
+        return this.readItem(item, stack, scrape.topology.present, stackFailures);
+      });
       if (stack.prison !== undefined && this.layouts && !stackStillValid(this.session, this.layouts, stack)) continue;
       for (const f of stackFailures) failures.add(`${f.key} jid=${stack.jid}`, f.error);
       readings.push({ stack, values });
@@ -125,10 +128,10 @@ class VnetCollector extends EntryCollector<VnetItem> {
     return this.config.vnets.layouts;
   }
 
-  /** This scrape's stacks; throws KVM_VNET_WALK on a broken list. */
-  private stacks(): readonly NetworkStack[] {
+  /** This scrape's stacks; throws KVM_VNET_WALK on a broken list, and DeadlineError between two entries of a list. */
+  private stacks(scrape: ScrapeContext): readonly NetworkStack[] {
     if (!this.vimage || this.layouts === undefined) return [GLOBAL_HOST];
-    const walk = walkNetworkStacks(this.session, this.layouts, this.config.vnets.max);
+    const walk = walkNetworkStacks(this.session, this.layouts, this.config.vnets.max, () => scrape.checkDeadline());
     return walk.vimage ? walk.stacks : [GLOBAL_HOST];
   }
 
