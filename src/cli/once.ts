@@ -5,7 +5,7 @@
  */
 import type { CollectorName, Config } from '../config/types.js';
 import { Exporter } from '../exporter/exporter.js';
-import { renderFamilies } from '../exposition/render.js';
+import { renderBytes } from '../exposition/render.js';
 import { createLogger } from '../log.js';
 import { exitCode } from './exit.js';
 
@@ -15,7 +15,7 @@ export async function runOnce(config: Config, enabled: ReadonlySet<CollectorName
   let failed = true;
   try {
     const { families, collection } = await exporter.collect({});
-    process.stdout.write(renderFamilies(families, 'text-0.0.4'));
+    process.stdout.write(renderBytes(families, 'text-0.0.4'));
     failed = !collection.kernel.up || collection.outcomes.some((o) => !o.success);
   } finally {
     await exporter.close();

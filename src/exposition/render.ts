@@ -14,13 +14,18 @@
  *
  * Speed is the point of this module (prom-client's `registry.metrics()` is
  * several times slower per series and stalls the event loop for the whole
- * render; bench/README.md has the numbers). It renders straight from a
- * family's columns (family.ts): every per-family string (metadata, the
- * sample name) is built once, each label column's `{cpu="3"} ` fragments
- * are built and escaped once per column and label name, whatever number
- * of families share the column, and each series is then three
- * concatenations and its value. Output comes in chunks of a bounded number
- * of series so a caller can write each chunk and give the event loop a turn.
+ * render; bench/README.md has the numbers). It writes bytes, not strings:
+ * every per-family piece (metadata, the sample name) is encoded once, each
+ * label column's `{cpu="3"} ` fragments are encoded and escaped once per
+ * column and label name, whatever number of families share the column, and
+ * each series is then two or three byte copies and its value's digits,
+ * written straight into the chunk's buffer. No string is made per series,
+ * so a 130k-series page leaves no garbage for the collector but its chunks'
+ * buffers, which is what keeps the event loop's pauses short while a big
+ * page is served (the strings of a rendered page once cost more in young
+ * collections than the rendering itself). Output comes in chunks of a
+ * bounded number of series so a caller can write each chunk and give the
+ * event loop a turn.
  */
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import type { LabelColumn, MetricFamily, MetricType } from './family.js';
@@ -28,68 +33,53 @@ import type { LabelColumn, MetricFamily, MetricType } from './family.js';
 export type ExpositionFormat = 'text-0.0.4' | 'openmetrics-1.0.0';
 
 export interface ChunkOptions {
-  /** Series per chunk; each chunk is a few milliseconds of work at the default. */
+  /** Series per chunk; each chunk is well under a millisecond of work at the default. */
   readonly seriesPerChunk?: number;
 }
 
-/**
- * A chunk is a few milliseconds of rendering at most. Larger chunks are
- * slower per series, not just longer: their bigger ropes survive more
- * scavenges (bench/README.md has the numbers).
- */
 export const DEFAULT_SERIES_PER_CHUNK = 1024;
 
-/** The whole exposition as one string (for `once`, tests and small outputs). */
+/** The whole exposition as one string (for tests and small outputs). */
 export function renderFamilies(families: readonly MetricFamily[], format: ExpositionFormat): string {
-  // Joining bounded chunks keeps each chunk's rope of small strings short-lived
-  // (young-generation garbage); one rope of the whole page would survive into
-  // old space and cost more in GC than the rendering itself.
-  return Array.from(renderChunks(families, format)).join('');
+  return renderBytes(families, format).toString('utf8');
+}
+
+/** The whole exposition as UTF-8 bytes (for `once`). */
+export function renderBytes(families: readonly MetricFamily[], format: ExpositionFormat): Buffer {
+  return Buffer.concat(Array.from(renderChunks(families, format)));
 }
 
 /**
  * The exposition in chunks of at most `seriesPerChunk` series (plus metadata
- * lines), synchronously. Concatenating every chunk gives `renderFamilies`.
+ * lines), synchronously, as UTF-8. Concatenating every chunk gives
+ * `renderBytes`.
  */
 export function* renderChunks(
   families: readonly MetricFamily[],
   format: ExpositionFormat,
   options: ChunkOptions = {},
-): Generator<string, void, undefined> {
+): Generator<Buffer, void, undefined> {
   const limit = Math.max(1, options.seriesPerChunk ?? DEFAULT_SERIES_PER_CHUNK);
   const openMetrics = format === 'openmetrics-1.0.0';
-  let out = '';
+  const out = new ChunkWriter();
   let count = 0;
   for (const family of families) {
     const plan = planFamily(family, openMetrics);
-    out += plan.metadata;
+    out.bytes(plan.metadata);
     const { values } = family;
     for (let row = 0; row < values.length; row++) {
-      out += plan.line(row, values[row]!);
+      plan.line(out, row, values[row]!);
       if (++count >= limit) {
-        yield flatten(out);
-        out = '';
+        yield out.take();
         count = 0;
       }
     }
   }
-  if (openMetrics) out += '# EOF\n';
-  if (out !== '') yield flatten(out);
+  if (openMetrics) out.bytes(EOF);
+  if (out.length > 0) yield out.take();
 }
 
-const ANY_START = /^/;
-
-/**
- * Makes V8 turn a chunk's rope of small concatenated strings into one flat
- * string now (a regexp needs a flat subject), while the rope's pieces are
- * still young garbage. A caller that keeps chunks, as `renderFamilies` does,
- * would otherwise keep several string objects per series alive into old
- * space, which is several times slower on large pages.
- */
-function flatten(chunk: string): string {
-  ANY_START.test(chunk);
-  return chunk;
-}
+const EOF = Buffer.from('# EOF\n');
 
 /**
  * The same chunks, with a turn of the event loop (`setImmediate`) after each,
@@ -99,44 +89,139 @@ function flatten(chunk: string): string {
  * Why the main thread renders in slices rather than the kernel thread
  * rendering whole pages: with columnar families the main thread's share of a
  * 130k-series scrape is receiving about 4,000 family objects (the values'
- * buffers are moved, the cpu column arrives once) and then about 1 ms of
- * rendering per chunk between turns of the loop. The remaining pauses, 20 to
- * 80 ms on a loaded 2-core VM against 300 to 1,200 ms with one object per
- * series, are young-generation collections of the chunks' strings, not
- * rendering work. Rendering in the kernel thread would move those too, but
- * it would tie each in-flight collection to one format and one filter
- * (identical scrapes share a collection whatever their Accept header), and
- * that thread is the one reading the kernel for the next scrape.
+ * buffers are moved, the cpu column arrives once) and then well under a
+ * millisecond of rendering per chunk between turns of the loop. Rendering in
+ * the kernel thread would tie each in-flight collection to one format and one
+ * filter (identical scrapes share a collection whatever their Accept
+ * header), and that thread is the one reading the kernel for the next scrape.
  */
 export async function* renderIncrementally(
   families: readonly MetricFamily[],
   format: ExpositionFormat,
   options: ChunkOptions = {},
-): AsyncGenerator<string, void, undefined> {
+): AsyncGenerator<Buffer, void, undefined> {
   for (const chunk of renderChunks(families, format, options)) {
     yield chunk;
     await nextLoopTurn();
   }
 }
 
-/** What is computed once per family so that each series is a few concatenations. */
+/** The longest a value's text can be: `-1.7976931348623157e+308`, and room to spare. */
+const MAX_VALUE_BYTES = 32;
+const FIRST_CHUNK_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
+const DIGIT_ZERO = 0x30;
+const MINUS = 0x2d;
+/** 10^i, for counting an integer's digits (2^53 has 16). */
+const POWERS_OF_TEN = Array.from({ length: 17 }, (_, i) => 10 ** i);
+
+/**
+ * One chunk's bytes, in a buffer that grows by doubling and is handed over
+ * whole by take(): the next chunk starts a new buffer, sized by the last.
+ */
+class ChunkWriter {
+  private buf = Buffer.allocUnsafe(FIRST_CHUNK_BYTES);
+  private at = 0;
+
+  get length(): number {
+    return this.at;
+  }
+
+  take(): Buffer {
+    const chunk = this.buf.subarray(0, this.at);
+    this.buf = Buffer.allocUnsafe(Math.max(FIRST_CHUNK_BYTES, this.buf.length));
+    this.at = 0;
+    return chunk;
+  }
+
+  bytes(piece: Uint8Array): void {
+    this.room(piece.length);
+    this.buf.set(piece, this.at);
+    this.at += piece.length;
+  }
+
+  byte(code: number): void {
+    this.room(1);
+    this.buf[this.at++] = code;
+  }
+
+  /** A sample value as both formats spell it (formatValue), then the line's end. */
+  valueLine(value: number): void {
+    this.room(MAX_VALUE_BYTES + 1);
+    if (Number.isSafeInteger(value)) this.integer(value);
+    else this.at += this.buf.write(formatValue(value), this.at, 'latin1');
+    this.buf[this.at++] = NEWLINE;
+  }
+
+  /** A text of any characters (the rare histogram line). */
+  text(piece: string): void {
+    this.room(Buffer.byteLength(piece));
+    this.at += this.buf.write(piece, this.at, 'utf8');
+  }
+
+  /**
+   * The decimal digits of a safe integer, written last digit first from
+   * where the number ends. Exact: below 2^53, n / 10 is within a quarter of
+   * its true value, so Math.floor gives the true quotient.
+   */
+  private integer(value: number): void {
+    const buf = this.buf;
+    let n = value;
+    if (n < 0) {
+      buf[this.at++] = MINUS;
+      n = -n;
+    }
+    let digits = 1;
+    while (digits < 16 && n >= POWERS_OF_TEN[digits]!) digits++;
+    let at = this.at + digits;
+    this.at = at;
+    do {
+      const quotient = Math.floor(n / 10);
+      buf[--at] = DIGIT_ZERO + (n - quotient * 10);
+      n = quotient;
+    } while (n > 0);
+  }
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
+}
+
+/** What is encoded once per family so that each series is a few byte copies. */
 interface FamilyPlan {
-  readonly metadata: string;
-  readonly line: (row: number, value: number) => string;
+  readonly metadata: Buffer;
+  readonly line: (out: ChunkWriter, row: number, value: number) => void;
 }
 
 function planFamily(family: MetricFamily, openMetrics: boolean): FamilyPlan {
   const metadataName = openMetrics && family.type === 'counter' ? stripTotal(family.name) : family.name;
   const sampleName = openMetrics && family.type === 'counter' ? `${metadataName}_total` : family.name;
   const help = family.help === '' ? '' : `# HELP ${metadataName} ${escapeHelp(family.help, openMetrics)}\n`;
-  const metadata = `${help}# TYPE ${metadataName} ${typeKeyword(family.type, openMetrics)}\n`;
+  const metadata = Buffer.from(`${help}# TYPE ${metadataName} ${typeKeyword(family.type, openMetrics)}\n`);
   if (family.extras !== undefined) return { metadata, line: extrasLine(sampleName, family) };
   if (family.labelNames.length === 0) {
-    const prefix = `${sampleName} `;
-    return { metadata, line: (_row, value) => prefix + formatValue(value) + '\n' };
+    const prefix = Buffer.from(`${sampleName} `);
+    return {
+      metadata,
+      line: (out, _row, value) => {
+        out.bytes(prefix);
+        out.valueLine(value);
+      },
+    };
   }
-  const labelSets = labelSetFragments(family);
-  return { metadata, line: (row, value) => sampleName + labelSets(row) + formatValue(value) + '\n' };
+  const name = Buffer.from(sampleName);
+  const labelSet = labelSetWriter(family);
+  return {
+    metadata,
+    line: (out, row, value) => {
+      out.bytes(name);
+      labelSet(out, row);
+      out.valueLine(value);
+    },
+  };
 }
 
 function stripTotal(name: string): string {
@@ -147,33 +232,41 @@ function typeKeyword(type: MetricType, openMetrics: boolean): string {
   return type === 'untyped' && openMetrics ? 'unknown' : type;
 }
 
+const OPEN_BRACE = 0x7b;
+const COMMA = 0x2c;
+const CLOSE_SET = Buffer.from('} ');
+
 /**
- * Each row's `{a="x",b="y"} `. A single column's fragments come whole from
- * the column's cache; with several, the cached `a="x"` pairs are joined.
+ * Writes each row's `{a="x",b="y"} `. A single column's fragments come whole
+ * from the column's cache; with several, the cached `a="x"` pairs are joined.
  */
-function labelSetFragments(family: MetricFamily): (row: number) => string {
+function labelSetWriter(family: MetricFamily): (out: ChunkWriter, row: number) => void {
   const { labelNames, labelColumns } = family;
   if (labelNames.length === 1) {
     const whole = cachedFragments(labelColumns[0]!, labelNames[0]!, true);
-    return (row) => whole[row]!;
+    return (out, row) => out.bytes(whole[row]!);
   }
   const pairs = labelNames.map((name, i) => cachedFragments(labelColumns[i]!, name, false));
-  return (row) => {
-    let set = '{' + pairs[0]![row]!;
-    for (let i = 1; i < pairs.length; i++) set += ',' + pairs[i]![row]!;
-    return set + '} ';
+  return (out, row) => {
+    out.byte(OPEN_BRACE);
+    out.bytes(pairs[0]![row]!);
+    for (let i = 1; i < pairs.length; i++) {
+      out.byte(COMMA);
+      out.bytes(pairs[i]![row]!);
+    }
+    out.bytes(CLOSE_SET);
   };
 }
 
 /**
- * Rendered label pairs per column and label name: `cpu="3"`, or with
+ * Encoded label pairs per column and label name: `cpu="3"`, or with
  * `whole` the complete `{cpu="3"} `. Keyed by the column's identity, so a
- * column shared by thousands of families (a scrape's CPUs) is escaped once;
- * the cache goes with the column.
+ * column shared by thousands of families (a scrape's CPUs) is escaped and
+ * encoded once; the cache goes with the column.
  */
-const FRAGMENTS = new WeakMap<LabelColumn, Map<string, readonly string[]>>();
+const FRAGMENTS = new WeakMap<LabelColumn, Map<string, readonly Buffer[]>>();
 
-function cachedFragments(column: LabelColumn, name: string, whole: boolean): readonly string[] {
+function cachedFragments(column: LabelColumn, name: string, whole: boolean): readonly Buffer[] {
   let byName = FRAGMENTS.get(column);
   if (byName === undefined) FRAGMENTS.set(column, (byName = new Map()));
   const key = whole ? `{${name}` : name;
@@ -181,23 +274,37 @@ function cachedFragments(column: LabelColumn, name: string, whole: boolean): rea
   if (fragments === undefined) {
     const open = whole ? `{${name}="` : `${name}="`;
     const close = whole ? '"} ' : '"';
-    fragments = column.map((value) => flatten(open + escapeLabelValue(value) + close));
+    fragments = encodeAll(column.map((value) => open + escapeLabelValue(value) + close));
     byName.set(key, fragments);
   }
   return fragments;
 }
 
+/** The texts as UTF-8 views of one buffer: one allocation for a column, not one per value. */
+function encodeAll(texts: readonly string[]): Buffer[] {
+  const whole = Buffer.from(texts.join(''));
+  const views: Buffer[] = [];
+  let at = 0;
+  for (const text of texts) {
+    const length = Buffer.byteLength(text);
+    views.push(whole.subarray(at, at + length));
+    at += length;
+  }
+  return views;
+}
+
 /** Histogram and summary samples: their own name and trailing `le`/`quantile` labels. */
-function extrasLine(familySampleName: string, family: MetricFamily): (row: number, value: number) => string {
+function extrasLine(familySampleName: string, family: MetricFamily): (out: ChunkWriter, row: number, value: number) => void {
   const { labelNames, labelColumns, extras } = family;
-  return (row, value) => {
+  return (out, row, value) => {
     const extra = extras![row] ?? {};
     const pairs: string[] = [];
     for (let i = 0; i < labelNames.length; i++) pairs.push(`${labelNames[i]}="${escapeLabelValue(labelColumns[i]![row] ?? '')}"`);
     for (const [name, text] of extra.extraLabels ?? []) pairs.push(`${name}="${escapeLabelValue(text)}"`);
     const name = extra.sampleName ?? familySampleName;
     const labels = pairs.length === 0 ? '' : `{${pairs.join(',')}}`;
-    return `${name}${labels} ${formatValue(value)}\n`;
+    out.text(`${name}${labels} `);
+    out.valueLine(value);
   };
 }
 

@@ -190,10 +190,10 @@ describe('renderChunks and renderIncrementally', () => {
     const chunks = [...renderChunks(many, 'openmetrics-1.0.0', { seriesPerChunk: 64 })];
     expect(chunks.length).toBe(Math.ceil((1000 + 19) / 64));
     for (const chunk of chunks) {
-      const samples = chunk.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+      const samples = chunk.toString().split('\n').filter((line) => line !== '' && !line.startsWith('#'));
       expect(samples.length).toBeLessThanOrEqual(64);
     }
-    expect(chunks.join('')).toBe(renderFamilies(many, 'openmetrics-1.0.0'));
+    expect(Buffer.concat(chunks).toString()).toBe(renderFamilies(many, 'openmetrics-1.0.0'));
   });
 
   it('yields the same bytes asynchronously, giving the event loop a turn between chunks', async () => {
