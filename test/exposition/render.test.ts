@@ -241,6 +241,21 @@ describe('escaping and number formatting', () => {
     expect(formatValue(value)).toBe(text);
   });
 
+  it('writes the exact decimal digits of every safe integer it renders from bytes (two digits at a time)', () => {
+    const edges = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 2 ** 31, 2 ** 32 - 1, 2 ** 53 - 1];
+    const powers = Array.from({ length: 16 }, (_, i) => [10 ** i - 1, 10 ** i, 10 ** i + 1]).flat();
+    let seed = 12345;
+    const random = Array.from({ length: 5000 }, () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * 2 ** (1 + (seed % 53)));
+    });
+    const values = [...edges, ...powers, ...random].filter(Number.isSafeInteger).flatMap((v) => [v, -v]);
+    const family = columnar({ name: 'kvm_n', help: '', type: 'gauge', labelNames: [], series: values.map((value) => ({ labels: [], value })) });
+    const lines = renderFamilies([family], 'text-0.0.4').split('\n').filter((line) => line.startsWith('kvm_n '));
+    // BigInt's decimal is the oracle: it shares no code with the renderer's digit loop.
+    expect(lines).toEqual(values.map((v) => `kvm_n ${BigInt(v).toString()}`));
+  });
+
   it('prints every integer-valued float as the exact decimal of that float', () => {
     for (const exponent of [53, 60, 64, 80, 100]) {
       const value = 2 ** exponent + 2 ** (exponent - 52);
