@@ -38,6 +38,8 @@ const workloadResult = z.strictObject({
     counters: z.number().int().positive(),
     layout: z.enum(['clustered', 'scattered']),
     processes: z.number().int().positive(),
+    /** Network stacks, the host's included (the jails workload only). */
+    vnets: z.number().int().positive().optional(),
     axes: z.array(z.enum(['cpus-x-counters', 'scattered', 'processes'])),
   }),
   kernel: z.strictObject({ counterSlabs: z.number().int().positive(), processes: count, threads: count, buildSeconds: z.number().nonnegative() }),
