@@ -7,10 +7,11 @@
  * Every libkvm call runs on the kernel thread (kernel-thread.ts), so this
  * thread, which serves HTTP, health and signals, never waits for the kernel.
  * Scrapes and reloads are serialised in one queue (a libkvm handle is not
- * thread-safe, and a reload never lands inside a scrape). A scrape that asks for the same collectors
- * as one in flight (or queued) joins it, and its deadline becomes the later
- * of the two: no client's deadline shortens another's scrape, and a client
- * with a short deadline gets its answer by its own deadline.
+ * thread-safe, and a reload never lands inside a scrape). A scrape that asks
+ * for the same collectors as one in flight (or queued) joins it, and its
+ * deadline becomes the later of the two: no client's deadline shortens
+ * another's scrape, and a client with a short deadline gets its answer by
+ * its own deadline.
  */
 import { COLLECTORS } from '../collectors/index.js';
 import type { CollectorName, Config } from '../config/types.js';

@@ -130,7 +130,6 @@ class CountersCollector extends EntryCollector<Counter> {
     if (this.rows.length < size) this.rows = Buffer.allocUnsafeSlow(size);
     return this.rows;
   }
-
 }
 
 /**

@@ -39,6 +39,7 @@ function crossCheckOne(session: KvmSession, counter: Counter, topology: CpuTopol
   }
 }
 
+/** The verdict on a span sum, then libkvm's fetch, then a span sum again, of one counter. */
 export function verdict(before: number, fetched: number, after: number, signed: boolean): CrossCheck {
   const sums = `span sum ${before}, kvm_counter_u64_fetch ${fetched}, span sum ${after}`;
   if (before === after && fetched === before) return { ok: true, text: `agrees with kvm_counter_u64_fetch (${fetched})` };
