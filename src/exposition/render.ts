@@ -138,14 +138,17 @@ const POWERS_OF_TEN = Array.from({ length: 17 }, (_, i) => 10 ** i);
 
 /**
  * One chunk's bytes, in a buffer that grows by doubling and is handed over
- * whole by take(): the next chunk starts a new buffer, sized by the last.
+ * whole by take(). The next chunk's buffer, sized by the last, is allocated
+ * by its first write: the last chunk of a page leaves none behind.
  */
 class ChunkWriter {
-  private buf: Buffer;
+  private buf = NO_BYTES;
   private at = 0;
+  /** The size of the buffer the next first write allocates. */
+  private nextBytes: number;
 
   constructor(firstBytes = FIRST_CHUNK_BYTES) {
-    this.buf = Buffer.allocUnsafe(Math.max(64, firstBytes));
+    this.nextBytes = Math.max(64, firstBytes);
   }
 
   get length(): number {
@@ -154,7 +157,8 @@ class ChunkWriter {
 
   take(): Buffer {
     const chunk = this.buf.subarray(0, this.at);
-    this.buf = Buffer.allocUnsafe(Math.min(Math.max(FIRST_CHUNK_BYTES, this.buf.length), MAX_NEXT_CHUNK_BYTES));
+    this.nextBytes = Math.min(Math.max(FIRST_CHUNK_BYTES, this.buf.length), MAX_NEXT_CHUNK_BYTES);
+    this.buf = NO_BYTES;
     this.at = 0;
     return chunk;
   }
@@ -231,7 +235,7 @@ class ChunkWriter {
 
   private room(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.nextBytes, this.at + bytes));
     this.buf.copy(grown, 0, 0, this.at);
     this.buf = grown;
   }
