@@ -110,8 +110,8 @@ class VnetCollector extends EntryCollector<VnetItem> {
     const failures = new FailureList();
     const readings: { stack: NetworkStack; values: (Reading | undefined)[] }[] = [];
     for (const stack of this.stacks(scrape)) {
-      scrape.checkDeadline();
       const stackFailures: { key: string; error: unknown }[] = [];
+      // Checked before each entry of each stack: the first entry's check is the stack's.
       const values = this.items.map((item) => {
         scrape.checkDeadline();
         return this.readItem(item, stack, scrape.topology.present, stackFailures);
